@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 
 CHILD = r"""
 import json, resource, sys, tempfile, time

@@ -93,7 +93,7 @@ def demo(national_dir: Path, uploads_dir: Path) -> None:
 
     if not (national_dir / "manifest.json").exists() or not uploads_dir.is_dir():
         click.echo("building the synthetic national data and submissions ...")
-        synthesise(national_dir, uploads_dir, DEFAULT_TRUTH, SynthConfig())
+        synthesise(national_dir, uploads_dir, national_dir.parent / "truth" / "programmes.json", SynthConfig())
     window = DataWindow.from_national(national_dir)
     uploads = sorted(p for p in uploads_dir.iterdir() if p.suffix.lower() in (".xlsx", ".csv"))
     click.echo(f"checking {len(uploads)} submissions in {uploads_dir} (data window {window.start} to {window.end}):")

@@ -152,10 +152,6 @@ def _rank_within(group: np.ndarray) -> np.ndarray:
     return np.arange(n) - run_start
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _key(person: np.ndarray, day: np.ndarray) -> np.ndarray:
     """One sortable int64 per (person, day): person-major, then day (days from 1833 to 2106)."""
     return np.asarray(person, dtype=np.int64) * 100_000 + (np.asarray(day, dtype=np.int64) + 50_000)
@@ -394,9 +390,7 @@ def _drop_offending_in_custody(occ: Occasions) -> Occasions:
 def _index_events(occ: Occasions, window_start: int, extract: int) -> dict[str, np.ndarray]:
     """Index events from sentenced occasions: custody releases and court-order starts, with index
     dates from the window start up to the extract date."""
-    is_event = occ.sentence[:] >= 0
-    is_event &= occ.sentence != 3
-    idx = np.flatnonzero(is_event)
+    idx = np.flatnonzero((occ.sentence >= 0) & (occ.sentence != 3))
     sentence = occ.sentence[idx]
     index_date = np.where(sentence == 0, occ.release[idx], occ.proof[idx])
     ok = (index_date >= window_start) & (index_date <= extract)
