@@ -21,16 +21,9 @@ from jdl.identifiers import format_pnc
 from jdl.template import write_filled_template, write_template
 from jdl.validate import validate_upload
 
-INTERVENTION = {
-    "organisation": "Test Organisation",
-    "programme": "Test Programme",
-    "description": "Mentoring before and after release",
-    "selection": "Referred by prison staff",
-    "setting": "custody",
-    "first_delivery": "01/01/2007",
-    "last_delivery": "still running",
-    "contact": "Programme manager",
-}
+from fake_uploads import INTERVENTION
+from fake_uploads import people as fake_people
+
 
 
 @pytest.fixture(scope="module")
@@ -132,30 +125,8 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
 
 
-def _people(n: int) -> pd.DataFrame:
-    rows = []
-    for i in range(n):
-        rows.append({
-            "participant_ref": f"REF{i:04d}",
-            "surname": f"Testname{i}",
-            "forename": f"Testfore{i}",
-            "date_of_birth": dt.datetime(1975 + i % 15, 1 + i % 12, 1 + i % 28),
-            "sex": "Male" if i % 2 else "Female",
-            "pnc_id": format_pnc(1995 + i % 10, 100_000 + 37 * i),
-            "prison_number": f"B{2000 + i}TS",
-            "intervention_start": dt.datetime(2008, 1 + i % 12, 1 + i % 28),
-            "intervention_end": dt.datetime(2008, 1 + i % 12, 1 + i % 28) + dt.timedelta(days=90),
-            "setting": SETTING_CHOICES[i % 2],
-            "referral_route": REFERRAL_ROUTE_CHOICES[i % 5],
-            "delivery_location": "HMP Testville",
-            "completed": COMPLETED_CHOICES[i % 2],
-            "sub_group": "A" if i < 35 else "B",
-        })
-    return pd.DataFrame(rows)
-
-
 def test_filled_template_round_trips_through_validation(tmp_path):
-    people = _people(70)
+    people = fake_people(70)
     people["date_of_birth"] = people["date_of_birth"].astype(object)
     # row 0: a text date; row 1: a date object; row 2: a text ISO date; row 3: missing values
     people.loc[0, "date_of_birth"] = "03/11/1980"
@@ -205,7 +176,7 @@ def test_filled_template_round_trips_through_validation(tmp_path):
 
 
 def test_filled_template_keeps_formula_like_text_as_text(tmp_path):
-    people = _people(2)
+    people = fake_people(2)
     people.loc[0, "delivery_location"] = "=HYPERLINK(\"x\")"
     people.loc[1, "delivery_location"] = "bad\x07bell"
     path = write_filled_template(tmp_path / "f.xlsx", people, {})
@@ -215,7 +186,7 @@ def test_filled_template_keeps_formula_like_text_as_text(tmp_path):
 
 
 def test_filled_template_intervention_dates_and_unknown_keys(tmp_path):
-    path = write_filled_template(tmp_path / "f.xlsx", _people(1),
+    path = write_filled_template(tmp_path / "f.xlsx", fake_people(1),
                                  {"organisation": "Org", "first_delivery": dt.date(2007, 4, 1)})
     book = openpyxl.load_workbook(path)
     assert book["Intervention"]["B7"].value == dt.datetime(2007, 4, 1)
@@ -224,7 +195,7 @@ def test_filled_template_intervention_dates_and_unknown_keys(tmp_path):
     assert answers["first_delivery"] == "2007-04-01" and answers["organisation"] == "Org"
     assert answers["programme"] == ""
     with pytest.raises(ValueError, match="unknown intervention fields: organization"):
-        write_filled_template(tmp_path / "g.xlsx", _people(1), {"organization": "typo"})
+        write_filled_template(tmp_path / "g.xlsx", fake_people(1), {"organization": "typo"})
     assert not (tmp_path / "g.xlsx").exists()
 
 

@@ -19,52 +19,20 @@ import pytest
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.columns import COLUMN_NAMES, COMPLETED_CHOICES, REFERRAL_ROUTE_CHOICES, SETTING_CHOICES
+from jdl.columns import COLUMN_NAMES
 from jdl.identifiers import format_pnc, pnc_check_letter
 from jdl.template import write_filled_template
 from jdl.validate import Problem, ValidationResult, parse_date, validate_upload
 from jdl.window import DataWindow
 
+from fake_uploads import INTERVENTION, people
+
 TODAY = dt.date.today()
 NEXT_YEAR = TODAY.year + 1
-INTERVENTION = {
-    "organisation": "Test Organisation",
-    "programme": "Test Programme",
-    "description": "Mentoring before and after release",
-    "selection": "Referred by prison staff",
-    "setting": "custody",
-    "first_delivery": "01/01/2007",
-    "last_delivery": "31/12/2009",
-    "contact": "Programme manager",
-}
 NOT_A_DATE = "not a date: use DD/MM/YYYY (day first) or an Excel date"
 WINDOW_WARNING = ("outside the data window (2002-01-01 to 2012-12-30); this person cannot be "
                   "followed up")
 ROW_OF = lambda k: k + 2  # noqa: E731 - frame position -> Excel row
-
-
-def people(n: int = 70) -> pd.DataFrame:
-    """A valid participants frame: distinct fake people, dates as Excel dates."""
-    rows = []
-    for i in range(n):
-        start = dt.datetime(2008, 1 + i % 12, 1 + i % 28)
-        rows.append({
-            "participant_ref": f"REF{i:04d}",
-            "surname": f"Testname{i}",
-            "forename": f"Testfore{i}",
-            "date_of_birth": dt.datetime(1975 + i % 15, 1 + i % 12, 1 + i % 28),
-            "sex": "Male" if i % 2 else "Female",
-            "pnc_id": format_pnc(1995 + i % 10, 100_000 + 37 * i),
-            "prison_number": f"B{2000 + i}TS",
-            "intervention_start": start,
-            "intervention_end": start + dt.timedelta(days=90),
-            "setting": SETTING_CHOICES[i % 2],
-            "referral_route": REFERRAL_ROUTE_CHOICES[i % 5],
-            "delivery_location": "HMP Testville",
-            "completed": COMPLETED_CHOICES[i % 2],
-            "sub_group": "A" if i < 35 else "B",
-        })
-    return pd.DataFrame(rows).astype(object)
 
 
 def _write(path: Path, frame: pd.DataFrame, intervention=INTERVENTION) -> Path:
