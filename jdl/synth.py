@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jdl.identifiers import format_pnc_many, prison_number_from_int
+from jdl.national import OASYS_NEEDS
 from jdl.window import FOLLOW_UP_DAYS, PROOF_WAIT_DAYS, DataWindow
 
 EPOCH = date(1970, 1, 1)
@@ -77,9 +78,6 @@ DISPOSALS = ("court conviction", "caution", "penalty notice for disorder")
 SENTENCES = ("custody", "community order", "suspended sentence order", "other")
 EVENT_TYPES = ("custody release", "community order start", "suspended sentence order start")
 SEXES = ("M", "F")
-OASYS_NEEDS = ("accommodation", "education_training_employment", "finance", "relationships",
-               "lifestyle", "drugs", "alcohol", "emotional_wellbeing", "thinking_behaviour",
-               "attitudes")
 
 
 def day_number(day: date) -> int:

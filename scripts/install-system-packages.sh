@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, if any are missing. Idempotent; needs root or sudo.
 set -euo pipefail
-packages=(python3-venv)
+# python3-venv: the project's virtualenv; r-base-core + r-cran-matchit: the tests that check our
+# nearest-neighbour matching against R's MatchIt on the same data
+packages=(python3-venv r-base-core r-cran-matchit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # python3 -m venv may already work without python3-venv (e.g. a pyenv or python.org build)
-if [ "${#missing[@]}" -eq 1 ] && [ "${missing[0]}" = python3-venv ] && python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  missing=()
+if python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  kept=()
+  for p in "${missing[@]}"; do [ "$p" = python3-venv ] || kept+=("$p"); done
+  missing=("${kept[@]}")
 fi
 [ "${#missing[@]}" -eq 0 ] && exit 0
 SUDO=""
