@@ -33,10 +33,24 @@ DEFAULT_TOLERANCE_DAYS = 30
 ADULT_AGE = 18
 
 
+def completed_years(born: pd.Series, on: pd.Series) -> pd.Series:
+    """Age in completed years on a day (calendar age: a birthday on 29 February is reached on
+    1 March in other years)."""
+    before_birthday = (on.dt.month * 100 + on.dt.day) < (born.dt.month * 100 + born.dt.day)
+    return on.dt.year - born.dt.year - before_birthday.astype(int)
+
+
+def completed_years_sql(born: str, on: str) -> str:
+    """The SQL expression of :func:`completed_years` for two date columns."""
+    return (f"(year({on}) - year({born}) - case when month({on}) * 100 + day({on}) "
+            f"< month({born}) * 100 + day({born}) then 1 else 0 end)")
+
+
 def _nearest(cand: pd.DataFrame, column: str, target: str, tolerance: int) -> pd.DataFrame:
     """Per submitted row, the candidate whose ``column`` is nearest ``target`` within tolerance."""
     gap = (cand[column] - cand[target]).abs().dt.days
-    near = cand[gap <= tolerance].assign(_gap=gap)
+    close = gap <= tolerance
+    near = cand[close].assign(_gap=gap[close])   # (the filtered gap: an empty frame would adopt a longer index)
     return near.sort_values(["sub", "_gap", "event_id"]).drop_duplicates("sub")
 
 
@@ -50,7 +64,7 @@ def select_index_events(linked: pd.DataFrame, national: NationalData, setting: s
     ``conviction_date`` (datetimes or NaT) and optionally ``setting`` ("custody"/"community",
     overriding the request-level ``setting`` row by row).
     Returns a copy of ``linked`` with ``event_id``, ``event_type``, ``event_index_date`` and
-    ``age_at_index`` (years) added, and ``bucket`` set for those who leave at this stage.
+    ``age_at_index`` (completed years) added, and ``bucket`` set for those who leave at this stage.
     """
     out = linked.copy()
     for column in ("event_id", "event_type", "event_index_date", "age_at_index"):
@@ -102,8 +116,7 @@ def select_index_events(linked: pd.DataFrame, national: NationalData, setting: s
     out.loc[chosen.index, "event_id"] = chosen["event_id"].astype("int64")
     out.loc[chosen.index, "event_type"] = chosen["event_type"]
     out.loc[chosen.index, "event_index_date"] = chosen["index_date"]
-    age = (chosen["index_date"] - chosen["date_of_birth"]).dt.days / 365.25
-    out.loc[chosen.index, "age_at_index"] = age
+    out.loc[chosen.index, "age_at_index"] = completed_years(chosen["date_of_birth"], chosen["index_date"])
     out["event_id"] = out["event_id"].astype("Int64")
     out["event_index_date"] = pd.to_datetime(out["event_index_date"])
     out["age_at_index"] = pd.to_numeric(out["age_at_index"])

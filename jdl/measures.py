@@ -36,6 +36,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from jdl.index_events import completed_years_sql
 from jdl.national import OASYS_NEEDS, NationalData
 from jdl.window import FOLLOW_UP_DAYS, PROOF_WAIT_DAYS
 
@@ -239,7 +240,7 @@ def comparison_pool(national: NationalData, setting: str, first: date, last: dat
                     min_age: float = 18.0) -> np.ndarray:
     """Event ids of the comparison pool: everyone with an eligible index event of the setting's
     kind (custody release for "custody", a court-order start for "community") with index date in
-    [``first``, ``last``] and inside the data window, aged ``min_age`` or over at index, and not
+    [``first``, ``last``] and inside the data window, aged ``min_age`` or over at index (completed years), and not
     among ``exclude_person_ids`` (the treated); one event per person, the first in the period.
     """
     kinds = ("'custody release'" if setting == "custody"
@@ -254,7 +255,7 @@ def comparison_pool(national: NationalData, setting: str, first: date, last: dat
             select arg_min(e.event_id, (e.index_date, e.event_id)) as event_id
             from index_events e join people p using (person_id)
             where e.event_type in ({kinds}) and e.index_date between ? and ?
-              and date_diff('day', p.date_of_birth, e.index_date) / 365.25 >= ?
+              and {completed_years_sql("p.date_of_birth", "e.index_date")} >= ?
               and e.person_id not in (select person_id from excluded_people)
             group by e.person_id order by event_id""", [lo, hi, min_age]).fetchnumpy()["event_id"]
     finally:
