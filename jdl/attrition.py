@@ -31,3 +31,19 @@ def bucket_counts(buckets: pd.Series) -> pd.Series:
     if unknown:
         raise ValueError(f"unknown attrition buckets: {sorted(unknown)}")
     return buckets.value_counts().reindex(list(BUCKETS), fill_value=0).astype(int)
+
+
+MIN_SUBMITTED = 60
+MIN_ANALYSED = 30
+
+
+def minimum_criteria(counts: pd.Series) -> str | None:
+    """Why a request fails the minimum criteria (methodology section 2), or None when it meets
+    them: fewer than 60 people submitted, or fewer than 30 analysed. ``counts`` as from
+    :func:`bucket_counts`."""
+    submitted, analysed = int(counts.sum()), int(counts.get(ANALYSED, 0))
+    if submitted < MIN_SUBMITTED:
+        return f"fewer than {MIN_SUBMITTED} people were submitted ({submitted})"
+    if analysed < MIN_ANALYSED:
+        return f"fewer than {MIN_ANALYSED} people could be analysed ({analysed})"
+    return None

@@ -1,0 +1,87 @@
+"""From synthetic submissions to analysis data (jdl.cohort), checked against the generator's truth."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from jdl.attrition import BUCKETS, bucket_counts, minimum_criteria
+from jdl.cohort import build_cohort, finish_attrition
+from jdl.measures import COVARIATES
+from jdl.national import NationalData
+from jdl.synth import PROGRAMMES, SynthConfig, synthesise
+from jdl.validate import validate_upload
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    world = synthesise(root / "national", root / "uploads", root / "truth" / "programmes.json",
+                       SynthConfig(n_people=50_000))
+    return world, root, NationalData.open(root / "national")
+
+
+@pytest.mark.parametrize("slug", ["gateway-mentoring", "womens-centre", "safe-harbour"])
+def test_links_and_index_events_agree_with_the_truth(world, slug):
+    synthetic, root, national = world
+    prog = next(p for p in PROGRAMMES if p.slug == slug)
+    upload = next((root / "uploads").glob(f"{slug}.*"))
+    result = validate_upload(upload)
+    cohort = build_cohort(result.participants, national, prog.setting)
+    flow = cohort.flow.set_index("row")
+    truth = pd.read_csv(root / "truth" / "links" / f"{slug}.csv").set_index("row")["person_id"]
+    linked = flow["person_id"].notna()
+    # no one is linked to the wrong person
+    assert (flow.loc[linked, "person_id"].astype(int) == truth[flow.index[linked]]).all()
+    # nearly everyone the national data holds is found (the rest: duplicates and heavy typos)
+    real_people = truth[truth > 0].unique()
+    found = flow.loc[linked, "person_id"].astype(int).unique()
+    assert len(set(found) & set(real_people)) / len(real_people) >= 0.95
+    # made-up people are never linked
+    assert flow.loc[truth[truth < 0].index, "person_id"].isna().all()
+    # the chosen index event is the participant's own event, for nearly everyone linked
+    true_events = dict(zip(synthetic.events["person"][synthetic.participants[slug]] + 1,
+                           synthetic.participants[slug] + 1))
+    chosen = flow.loc[flow["event_id"].notna()]
+    agree = (chosen["person_id"].astype(int).map(true_events) == chosen["event_id"].astype(int)).mean()
+    assert agree >= 0.95
+    # every submitted person ends in one bucket once the match has spoken
+    treated = cohort.data[cohort.data["treated"] == 1]
+    finished = finish_attrition(cohort.flow, pd.Series(1.0, index=treated.index))
+    counts = bucket_counts(finished["bucket"])
+    assert counts.sum() == result.n_rows and list(counts.index) == list(BUCKETS)
+    assert counts["analysed"] == len(treated)
+
+
+def test_pool_and_treated_are_disjoint_and_complete(world):
+    _, root, national = world
+    result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
+    cohort = build_cohort(result.participants, national, "custody")
+    data = cohort.data
+    treated_people = set(data.loc[data["treated"] == 1, "person_id"])
+    assert not treated_people & set(data.loc[data["treated"] == 0, "person_id"])
+    assert data["person_id"].is_unique
+    assert (data["disposal_kind"] == "custody").all()
+    treated_dates = data.loc[data["treated"] == 1, "index_date"]
+    pool_dates = data.loc[data["treated"] == 0, "index_date"]
+    assert pool_dates.min() >= treated_dates.min() - pd.DateOffset(months=6)
+    assert pool_dates.max() <= treated_dates.max() + pd.DateOffset(months=6)
+    assert len(data) > 10 * len(treated_people)
+    assert not data[list(COVARIATES)].isna().any(axis=None)
+
+
+def test_finish_attrition_and_minimum_criteria():
+    flow = pd.DataFrame({"event_id": pd.array([1, 2, None, 3], dtype="Int64"),
+                         "bucket": [pd.NA, pd.NA, "not found", pd.NA]})
+    done = finish_attrition(flow, pd.Series([1.0, 0.0, 0.5], index=[1, 2, 3]))
+    assert done["bucket"].tolist() == ["analysed", "no comparison match", "not found", "analysed"]
+    with pytest.raises(ValueError, match="no match weight"):
+        finish_attrition(flow, pd.Series([1.0], index=[1]))
+    counts = pd.Series({b: 0 for b in BUCKETS})
+    counts["analysed"], counts["not found"] = 29, 40
+    assert minimum_criteria(counts) == "fewer than 30 people could be analysed (29)"
+    counts["analysed"], counts["not found"] = 30, 10
+    assert minimum_criteria(counts) == "fewer than 60 people were submitted (40)"
+    counts["not found"] = 30
+    assert minimum_criteria(counts) is None
+    assert counts.sum() == 60
