@@ -7,3 +7,14 @@ comparison and reporting.
 """
 
 __version__ = "0.1.0"
+
+# ``jdl.match`` and friends, imported on first use so ``import jdl`` stays light
+_LAZY = {"match": "jdl.matching", "MatchResult": "jdl.matching", "love_plot": "jdl.balance",
+         "overlap_plot": "jdl.balance"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jdl' has no attribute {name!r}")

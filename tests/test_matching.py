@@ -1,0 +1,543 @@
+"""Propensity score matching (jdl.matching), methodology section 4.
+
+Hand-worked cases with exact expected weights; brute-force O(n^2) references for radius and
+nearest-neighbour matching on random data with ties; a closed-form propensity model; agreement
+with R's MatchIt (run through Rscript) on MatchIt's lalonde data and on a data set built to have
+many tied propensity scores; and the memory property that no treated x pool matrix is built.
+
+MatchIt reference: MatchIt 4.5.1's default path for a propensity-score distance
+(``nn_matchC_vec``) mis-handles distance differences (integer ``abs``: it takes the neighbour
+below in sorted order and ignores the caliper) and repeats one control k times with
+``replace = TRUE, ratio = k``. The reference runs therefore hand ``matchit()`` the distance as a
+treated x control matrix of |ps_t - ps_c| built from MatchIt's own propensity scores, which sends
+it through MatchIt's general algorithm (``nn_matchC``), with the treated rows put in decreasing
+propensity order (MatchIt's ``m.order = "largest"``; with a matrix only data order is offered),
+``std.caliper = FALSE`` with the caliper multiplied by sd(ps) in R, and for matching with
+replacement ``reuse.max = n_treated - 1`` (so it takes the ``which_min`` path per pass rather
+than the ``partial_sort`` one, whose order among ties is unspecified; the script checks the cap
+never binds).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jdl
+from jdl.matching import (
+    MatchResult,
+    PropensityModelError,
+    fit_propensity,
+    match,
+    nearest_match,
+    radius_match,
+    treated_order,
+)
+
+# ---------------------------------------------------------------------------------------------
+# radius matching by hand
+
+
+def test_radius_hand_worked():
+    # units: 3 treated, 6 comparison; caliper width 0.5 in distance units
+    distance = [0.0, 1.0, 5.0, -0.3, 0.2, 0.5, 0.9, 1.6, 3.0]
+    treated = [True, True, True, False, False, False, False, False, False]
+    m = radius_match(distance, treated, width=0.5)
+    # t0 (0.0) takes -0.3, 0.2, 0.5 (|0 - 0.5| = 0.5 is inside): 1/3 each
+    # t1 (1.0) takes 0.5, 0.9 (1.6 is 0.6 away): 1/2 each; t2 (5.0) nobody: dropped
+    expected = [1, 1, 0, 1 / 3, 1 / 3, 1 / 3 + 1 / 2, 1 / 2, 0, 0]
+    np.testing.assert_allclose(m.weights, expected, rtol=0, atol=1e-15)
+    assert m.n_matched_to.tolist() == [3, 2, 0, 0, 0, 0, 0, 0, 0]
+    pairs = m.pairs()
+    assert sorted(zip(pairs.treated, pairs.comparison)) == [(0, 3), (0, 4), (0, 5), (1, 5), (1, 6)]
+    np.testing.assert_allclose(pairs.sort_values(["treated", "comparison"]).weight,
+                               [1 / 3, 1 / 3, 1 / 3, 1 / 2, 1 / 2])
+    # comparison weights sum to the number of matched treated
+    assert m.weights[3:].sum() == pytest.approx(2.0, abs=1e-14)
+
+
+def test_radius_boundary_is_inclusive_and_exact_in_floating_point():
+    # 0.3 - 0.1 is 0.19999999999999998 in floating point; 0.1 + 0.2 is 0.30000000000000004
+    distance = np.array([0.1, 0.3, 0.1 + 0.2, -0.1])
+    treated = np.array([True, False, False, False])
+    m = radius_match(distance, treated, width=0.2)
+    inside = np.abs(distance[0] - distance[1:]) <= 0.2
+    assert (m.weights[1:] > 0).tolist() == inside.tolist()
+
+
+def test_radius_many_ties_and_wide_caliper_count_correctly():
+    distance = np.r_[np.zeros(3), np.zeros(1000), np.ones(500)]
+    treated = np.r_[np.ones(3, bool), np.zeros(1500, bool)]
+    m = radius_match(distance, treated, width=0.0)
+    np.testing.assert_allclose(m.weights[3:1003], 3 / 1000)
+    assert (m.weights[1003:] == 0).all()
+    m = radius_match(distance, treated, width=1.0)
+    np.testing.assert_allclose(m.weights[3:], 3 / 1500, rtol=1e-12)
+
+
+def _brute_radius(distance, treated, width, strata):
+    weights = np.zeros(len(distance))
+    for t in np.flatnonzero(treated):
+        inside = [c for c in np.flatnonzero(~treated)
+                  if strata[c] == strata[t] and abs(distance[t] - distance[c]) <= width]
+        if inside:
+            weights[t] = 1
+            for c in inside:
+                weights[c] += 1 / len(inside)
+    return weights
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_radius_agrees_with_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    distance = np.round(rng.normal(size=n), 1)  # many ties
+    treated = rng.random(n) < 0.25
+    strata = rng.integers(0, 3, n)
+    m = radius_match(distance, treated, width=0.15, strata=strata)
+    np.testing.assert_allclose(m.weights, _brute_radius(distance, treated, 0.15, strata),
+                               rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# nearest neighbour by hand
+
+
+def test_treated_order_largest_first_ties_in_data_order():
+    d = [0.2, 0.5, 0.9, 0.5, 0.1, 0.9]
+    t = [True, True, True, True, False, True]
+    assert treated_order(d, t, "largest").tolist() == [2, 5, 1, 3, 0]
+    assert treated_order(d, t, "smallest").tolist() == [0, 1, 3, 2, 5]
+    assert treated_order(d, t, "data").tolist() == [0, 1, 2, 3, 5]
+
+
+NN_DISTANCE = [0.6, 0.5, 0.5, 0.5, 0.65, 0.45]
+NN_TREATED = [True, True, False, False, False, False]
+# a = 0 (0.6) goes first: 0.65 (c4, 0.05 away) beats 0.5 (c2, c3, 0.1 away)
+# b = 1 (0.5): c2 and c3 are both at 0 -> the first in data order, c2
+
+
+def test_nearest_one_to_one_without_replacement():
+    m = nearest_match(NN_DISTANCE, NN_TREATED)
+    pairs = m.pairs()
+    assert list(zip(pairs.treated, pairs.comparison, pairs.match_number)) == [(0, 4, 1), (1, 2, 1)]
+    assert m.weights.tolist() == [1, 1, 1, 0, 1, 0]
+
+
+def test_nearest_two_to_one_without_replacement_goes_in_passes():
+    m = nearest_match(NN_DISTANCE, NN_TREATED, ratio=2)
+    pairs = m.pairs()
+    # pass 2: a takes c3 (0.1; c5 is 0.15), then b takes c5 (0.05)
+    assert list(zip(pairs.treated, pairs.comparison, pairs.match_number)) == [
+        (0, 4, 1), (1, 2, 1), (0, 3, 2), (1, 5, 2)]
+    assert m.weights.tolist() == [1, 1, 1, 1, 1, 1]
+
+
+def test_nearest_with_replacement_weights_scaled_as_matchit():
+    m = nearest_match(NN_DISTANCE, NN_TREATED, ratio=2, replace=True)
+    pairs = m.pairs()
+    # a: c4 (0.05), then c2 (0.1, before c3 in data order); b: c2 (0), c3 (0)
+    assert sorted(zip(pairs.treated, pairs.comparison, pairs.match_number)) == [
+        (0, 2, 2), (0, 4, 1), (1, 2, 1), (1, 3, 2)]
+    # raw: c2 = 1/2 + 1/2, c3 = 1/2, c4 = 1/2 (sum 2); 3 distinct controls -> times 3/2
+    np.testing.assert_allclose(m.weights, [1, 1, 1.5, 0.75, 0.75, 0], rtol=0, atol=1e-15)
+
+
+def test_nearest_equal_distance_on_both_sides_goes_to_first_in_data_order():
+    # treated at 0.5; controls at 0.75 (position 1) and 0.25 (position 2): both exactly 0.25 away
+    m = nearest_match([0.5, 0.75, 0.25], [True, False, False])
+    assert m.pairs().comparison.tolist() == [1]
+    m = nearest_match([0.5, 0.25, 0.75], [True, False, False])
+    assert m.pairs().comparison.tolist() == [1]
+
+
+def test_nearest_caliper_drops_and_used_controls_leave():
+    d = [0.50, 0.52, 0.40, 0.515]
+    t = [True, True, False, False]
+    # b (0.52) first takes 0.515; a (0.50) has only 0.40 left, 0.10 away: outside 0.05
+    m = nearest_match(d, t, width=0.05)
+    assert m.weights.tolist() == [0, 1, 0, 1]
+    # with replacement a may reuse 0.515 (0.015 away)
+    m = nearest_match(d, t, width=0.05, replace=True)
+    # raw weight 1 + 1 = 2 on one distinct control -> scaled to 1
+    assert m.weights.tolist() == [1, 1, 0, 1]
+
+
+def _brute_nearest(distance, treated, width, ratio, replace, strata):
+    """MatchIt's nn_matchC semantics written the slow, obvious way."""
+    order = treated_order(distance, treated, "largest")
+    controls = np.flatnonzero(~treated)
+    used = set()
+    matches = {t: [] for t in order}
+    passes = ratio if not replace else 1
+    for r in range(passes):
+        for t in order:
+            eligible = [c for c in controls if strata[c] == strata[t]
+                        and (replace or c not in used) and c not in matches[t]
+                        and (width is None or abs(distance[t] - distance[c]) <= width)]
+            if not eligible:
+                continue
+            if replace:
+                eligible.sort(key=lambda c: (abs(distance[t] - distance[c]), c))
+                matches[t] = eligible[:ratio]
+            else:
+                best = min(eligible, key=lambda c: (abs(distance[t] - distance[c]), c))
+                matches[t].append(best)
+                used.add(best)
+    weights = np.zeros(len(distance))
+    for t, cs in matches.items():
+        for c in cs:
+            weights[c] += 1 / len(cs)
+    weights *= np.count_nonzero(weights) / weights.sum()
+    for t, cs in matches.items():
+        if cs:
+            weights[t] = 1
+    return matches, weights
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("ratio,replace,width", [(1, False, None), (2, False, 0.2), (3, True, None),
+                                                 (2, True, 0.1)])
+def test_nearest_agrees_with_brute_force(seed, ratio, replace, width):
+    rng = np.random.default_rng(seed)
+    n = 240
+    distance = np.round(rng.random(n), 2)  # many ties
+    treated = rng.random(n) < 0.2
+    strata = rng.integers(0, 2, n)
+    m = nearest_match(distance, treated, width=width, ratio=ratio, replace=replace, strata=strata)
+    expected, weights = _brute_nearest(distance, treated, width, ratio, replace, strata)
+    pairs = m.pairs()
+    got = {t: pairs.comparison[pairs.treated == t].tolist() for t in expected}
+    assert got == expected
+    np.testing.assert_allclose(m.weights, weights, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# the entry point on a design with a closed-form propensity model
+
+
+def _two_group_data():
+    # x = 0: 2 treated of 6 -> ps 1/3; x = 1: 3 treated of 4 -> ps 3/4 (saturated model)
+    return pd.DataFrame({
+        "treated": [1, 1, 0, 0, 0, 0, 1, 1, 1, 0],
+        "x": [0, 0, 0, 0, 0, 0, 1, 1, 1, 1],
+        "sex": ["M"] * 10,
+    }, index=[f"p{i}" for i in range(10)])
+
+
+def test_match_radius_closed_form():
+    data = _two_group_data()
+    result = match(data, "treated", ["x"])
+    assert isinstance(result, MatchResult)
+    np.testing.assert_allclose(result.propensity, [1 / 3] * 6 + [3 / 4] * 4, atol=1e-12)
+    np.testing.assert_allclose(result.distance, [math.log(1 / 2)] * 6 + [math.log(3)] * 4,
+                               atol=1e-12)
+    coefficients = result.coefficients()
+    assert list(coefficients.columns) == ["coef", "se", "z", "p"]
+    np.testing.assert_allclose(coefficients.coef, [math.log(1 / 2), math.log(6)], atol=1e-10)
+    # caliper 0.2 SD of the logit is far less than log 6: matching stays within x
+    assert result.caliper_width == pytest.approx(0.2 * np.std(result.distance, ddof=1))
+    # x = 0: two treated share four controls: 1/4 + 1/4 each; x = 1: one control serves three
+    np.testing.assert_allclose(result.weights, [1, 1, .5, .5, .5, .5, 1, 1, 1, 3], atol=1e-14)
+    assert result.n_treated_matched == 5 and result.n_treated_dropped == 0
+    assert list(result.dropped_treated) == []
+    assert result.n_pairs == 2 * 4 + 3 * 1
+    assert result.n_comparison_distinct == 5
+    assert result.effective_comparison_size == pytest.approx(25 / 10)
+    matched = result.matched()
+    assert list(matched.index) == list(data.index)
+    assert matched["weights"].sum() == pytest.approx(10)
+    assert result.summary()["n_comparison_distinct"] == 5
+    assert "5 of 5 treated matched to 5 of 5 comparison" in repr(result)
+
+
+def test_match_is_exported_from_the_package():
+    assert jdl.match is match
+    assert jdl.MatchResult is MatchResult
+
+
+def test_matches_frame_uses_index_labels():
+    result = match(_two_group_data(), "treated", ["x"])
+    table = result.matches
+    assert list(table.columns) == ["treated", "comparison", "weight", "match_number"]
+    assert len(table) == 2 * 4 + 3 * 1
+    assert set(table.treated) == {"p0", "p1", "p6", "p7", "p8"}
+    assert (table.loc[table.treated == "p6", "comparison"] == "p9").all()
+    np.testing.assert_allclose(table.groupby("treated").weight.sum(), 1.0)
+
+
+def test_exact_strata_are_respected():
+    rng = np.random.default_rng(5)
+    n = 300
+    data = pd.DataFrame({"treated": (rng.random(n) < 0.3).astype(int), "age": rng.normal(30, 8, n),
+                         "region": rng.choice(["north", "south", "west"], n)})
+    # one treated person alone in a stratum without comparison people: dropped
+    data.loc[n] = {"treated": 1, "age": 30.0, "region": "east"}
+    for method in ("radius", "nearest"):
+        result = match(data, "treated", ["age"], method=method, exact="region", caliper=0.5)
+        table = result.matches
+        assert (data.region[table.treated].to_numpy() == data.region[table.comparison].to_numpy()).all()
+        assert result.weights[n] == 0
+        assert n in result.dropped_treated
+        assert result.n_treated_dropped == len(result.dropped_treated)
+        assert result.n_pairs == len(table)
+
+
+def test_comparison_strata_without_treated_are_left_out():
+    # a men-only programme, exact on sex: women are never matched and must not break the model
+    rng = np.random.default_rng(3)
+    n = 400
+    sex = rng.choice(["F", "M"], n)
+    treated = ((sex == "M") & (rng.random(n) < 0.3)).astype(int)
+    data = pd.DataFrame({"treated": treated, "sex": sex, "age": rng.normal(30, 8, n)})
+    result = match(data, "treated", ["sex", "age"], exact="sex")
+    women = data.sex == "F"
+    assert result.n_outside_strata == int(women.sum())
+    assert result.propensity[women].isna().all() and (result.weights[women] == 0).all()
+    assert list(result.coefficients().index) == ["const", "age"]  # sex is constant among men
+    assert result.balance().table.index[-1] == "distance (logit of propensity score)"
+
+
+def test_model_matches_statsmodels_own_fit():
+    import statsmodels.api as sm
+    rng = np.random.default_rng(11)
+    n = 800
+    data = pd.DataFrame({"age": rng.normal(30, 8, n), "group": rng.choice(list("abc"), n),
+                         "flag": rng.random(n) < 0.4})
+    eta = -1 + 0.05 * (data.age - 30) + 0.5 * (data.group == "b") - 0.4 * data.flag
+    data["treated"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    model = fit_propensity(data, "treated", ["age", "group", "flag"])
+    assert model.columns == ("const", "age", "group_b", "group_c", "flag_True")
+    exog = pd.DataFrame({"const": 1.0, "age": data.age, "group_b": (data.group == "b") * 1.0,
+                         "group_c": (data.group == "c") * 1.0, "flag_True": data.flag * 1.0})
+    reference = sm.Logit(data.treated.astype(float), exog).fit(disp=0, tol=1e-12, maxiter=100)
+    table = model.coefficients()
+    np.testing.assert_allclose(table.coef, reference.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(table.se, reference.bse, rtol=1e-7)
+    np.testing.assert_allclose(table.p, reference.pvalues, rtol=1e-6)
+    assert model.result.llf == pytest.approx(reference.llf, rel=1e-12)
+    assert "Logit Regression Results" in str(model.result.summary())
+
+
+def test_missing_covariate_names_the_column():
+    data = _two_group_data()
+    data.loc["p3", "x"] = np.nan
+    with pytest.raises(ValueError, match=r"missing or non-finite values in covariate column\(s\): x \(1 rows\)"):
+        match(data, "treated", ["x"])
+
+
+def test_separation_is_a_clear_error():
+    data = pd.DataFrame({"treated": [1, 1, 0, 0, 0, 0, 1, 0],
+                         "offence": ["theft", "theft", "fraud", "theft", "fraud", "theft", "fraud", "arson"],
+                         "age": [20.0, 30, 25, 41, 35, 28, 33, 50]})
+    with pytest.raises(PropensityModelError, match=r"offence = arson \(1 units, none treated\)"):
+        match(data, "treated", ["offence", "age"])
+
+
+def test_collinearity_is_a_clear_error():
+    rng = np.random.default_rng(2)
+    n = 200
+    data = pd.DataFrame({"treated": (rng.random(n) < 0.3).astype(int), "a": rng.normal(size=n),
+                         "b": rng.normal(size=n)})
+    data["c"] = data.a + 2 * data.b
+    with pytest.raises(PropensityModelError, match="collinear covariates.*a, b, c"):
+        match(data, "treated", ["a", "b", "c"])
+
+
+def test_non_convergence_is_a_clear_error():
+    # complete separation by a numeric covariate
+    data = pd.DataFrame({"treated": [0, 0, 0, 0, 1, 1, 1, 1], "age": [1.0, 2, 3, 4, 5, 6, 7, 8]})
+    with pytest.raises(PropensityModelError, match="did not converge"):
+        match(data, "treated", ["age"])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"method": "radius", "replace": False}, "always with replacement"),
+    ({"method": "radius", "caliper": None}, "needs a caliper"),
+    ({"method": "nearest", "ratio": 0}, "ratio"),
+    ({"method": "other"}, "method must be"),
+    ({"distance": "mahalanobis"}, "distance must be"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        match(_two_group_data(), "treated", ["x"], **kwargs)
+
+
+def test_default_distance_per_method():
+    data = _two_group_data()
+    assert match(data, "treated", ["x"]).distance_kind == "logit"
+    nearest = match(data, "treated", ["x"], method="nearest", replace=False)
+    assert nearest.distance_kind == "propensity"
+    np.testing.assert_allclose(nearest.distance, nearest.propensity)
+
+
+def test_reusing_a_fitted_model():
+    data = _two_group_data()
+    first = match(data, "treated", ["x"])
+    again = match(data, "treated", ["x"], method="nearest", replace=True,
+                  propensity_model=first.propensity_model)
+    assert again.model is first.model
+
+
+# ---------------------------------------------------------------------------------------------
+# no treated x pool matrix
+
+
+def test_matching_never_builds_a_treated_by_pool_matrix():
+    rng = np.random.default_rng(0)
+    n_treated, n_pool = 1_000, 200_000
+    data = pd.DataFrame({"age": rng.normal(35, 10, n_treated + n_pool),
+                         "region": rng.choice(list("abcdef"), n_treated + n_pool),
+                         "previous": rng.poisson(3, n_treated + n_pool).astype(float)})
+    treated = np.zeros(n_treated + n_pool, dtype=int)
+    treated[rng.choice(len(treated), n_treated, replace=False)] = 1
+    data["treated"] = treated
+    matrix_bytes = n_treated * n_pool * 8
+    for kwargs in ({"method": "radius", "caliper": 0.5}, {"method": "nearest", "replace": False},
+                   {"method": "nearest", "replace": True, "ratio": 3}):
+        tracemalloc.start()
+        try:
+            result = match(data, "treated", ["age", "region", "previous"], **kwargs)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.n_treated_matched > 900
+        assert peak < matrix_bytes / 16, (kwargs, peak)  # 100 MB against a 1.6 GB matrix
+        if kwargs["method"] == "radius":  # thousands of comparison people inside each caliper
+            assert result.matching.n_matched_to[treated == 1].mean() > 1_000
+
+
+# ---------------------------------------------------------------------------------------------
+# agreement with R's MatchIt
+
+R_REFERENCE = r"""
+args <- commandArgs(trailingOnly = TRUE)
+infile <- args[1]; outdir <- args[2]; formula_text <- args[3]; treat_col <- args[4]
+suppressPackageStartupMessages(library(MatchIt))
+d <- read.csv(infile, row.names = "id", stringsAsFactors = FALSE)
+f <- as.formula(formula_text)
+ps <- matchit(f, data = d, method = NULL, distance = "glm")$distance
+write.csv(data.frame(id = names(ps), distance = sprintf("%.17g", ps)),
+          file.path(outdir, "distance.csv"), row.names = FALSE)
+tr <- d[[treat_col]] == 1
+idx <- c(which(tr)[order(ps[tr], decreasing = TRUE)], which(!tr))
+d2 <- d[idx, ]; ps2 <- ps[idx]; tr2 <- tr[idx]
+dm <- abs(outer(ps2[tr2], ps2[!tr2], "-"))
+dimnames(dm) <- list(rownames(d2)[tr2], rownames(d2)[!tr2])
+configs <- read.csv(file.path(outdir, "configs.csv"), stringsAsFactors = FALSE)
+for (i in seq_len(nrow(configs))) {
+  cf <- configs[i, ]
+  a <- list(formula = f, data = d2, distance = dm, method = "nearest", ratio = cf$ratio)
+  if (cf$replace) { a$replace <- TRUE; a$reuse.max <- sum(tr) - 1 }
+  if (!is.na(cf$caliper)) { a$caliper <- cf$caliper * sd(ps); a$std.caliper <- FALSE }
+  if (nzchar(cf$exact)) a$exact <- as.formula(paste("~", cf$exact))
+  m <- suppressWarnings(do.call(matchit, a))
+  mm <- m$match.matrix
+  pairs <- data.frame(treated = rep(rownames(mm), ncol(mm)), comparison = as.vector(mm),
+                      match_number = rep(seq_len(ncol(mm)), each = nrow(mm)))
+  pairs <- pairs[!is.na(pairs$comparison), ]
+  if (cf$replace && nrow(pairs) > 0 && max(table(pairs$comparison)) >= sum(tr) - 1)
+    stop("reuse.max was reached: the reference is not plain matching with replacement")
+  write.csv(pairs, file.path(outdir, paste0(cf$name, "_pairs.csv")), row.names = FALSE)
+  w <- m$weights[rownames(d)]
+  write.csv(data.frame(id = names(w), weight = sprintf("%.17g", w)),
+            file.path(outdir, paste0(cf$name, "_weights.csv")), row.names = FALSE)
+}
+"""
+
+CONFIGS = {
+    "one_to_one": {"ratio": 1, "replace": False, "caliper": None, "exact": None},
+    "three_to_one_with_replacement": {"ratio": 3, "replace": True, "caliper": None, "exact": None},
+    "one_to_one_caliper": {"ratio": 1, "replace": False, "caliper": 0.1, "exact": None},
+    "two_to_one_caliper_exact": {"ratio": 2, "replace": False, "caliper": 0.2, "exact": "EXACT"},
+}
+DATASETS = {
+    "lalonde": {"covariates": ["age", "educ", "race", "married", "nodegree", "re74", "re75"],
+                    "exact": "married"},
+    "tied": {"covariates": ["x1", "x2", "g"], "exact": "g"},
+}
+
+needs_r = pytest.mark.skipif(shutil.which("Rscript") is None,
+                             reason="Rscript is not on PATH (CI installs R and MatchIt)")
+
+
+def _run_r(code_or_script: list[str]) -> None:
+    done = subprocess.run(["Rscript", *code_or_script], capture_output=True, text=True, timeout=300,
+                          check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"Rscript failed:\n{done.stderr}")
+
+
+def _tied_data() -> pd.DataFrame:
+    """Few discrete covariate values (18 distinct propensity scores among 500 people) and 40
+    duplicated rows: many exact ties in the propensity score."""
+    rng = np.random.default_rng(7)
+    n = 460
+    x1, x2 = rng.integers(0, 3, n), rng.integers(0, 2, n)
+    g = rng.choice(["a", "b", "c"], n)
+    eta = -1.0 + 0.45 * x1 - 0.8 * x2 + np.select([g == "b", g == "c"], [0.5, -0.4], 0.0)
+    treat = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    data = pd.DataFrame({"treat": treat, "x1": x1, "x2": x2, "g": g})
+    data = pd.concat([data, data.iloc[:40]], ignore_index=True)
+    data.index = pd.Index([f"u{i:03d}" for i in range(len(data))], name="id")
+    return data
+
+
+@pytest.fixture(scope="module", params=sorted(DATASETS))
+def matchit_reference(request, tmp_path_factory):
+    name = request.param
+    spec = DATASETS[name]
+    out = tmp_path_factory.mktemp(f"matchit_{name}")
+    csv = out / "data.csv"
+    if name == "lalonde":
+        export = ('data("lalonde", package = "MatchIt"); d <- lalonde; d$id <- rownames(d); '
+                  f'write.csv(d, "{csv.as_posix()}", row.names = FALSE)')
+        _run_r(["-e", export])
+    else:
+        _tied_data().to_csv(csv)
+    configs = pd.DataFrame([{"name": key, "ratio": c["ratio"], "replace": "TRUE" if c["replace"] else "FALSE",
+                             "caliper": c["caliper"],
+                             "exact": spec["exact"] if c["exact"] else ""}
+                            for key, c in CONFIGS.items()])
+    configs.to_csv(out / "configs.csv", index=False, na_rep="NA")
+    script = out / "reference.R"
+    script.write_text(R_REFERENCE)
+    formula = "treat ~ " + " + ".join(spec["covariates"])
+    _run_r([str(script), str(csv), str(out), formula, "treat"])
+    data = pd.read_csv(csv, index_col="id")
+    return name, spec, data, out
+
+
+@needs_r
+def test_propensity_scores_agree_with_matchit(matchit_reference):
+    _, spec, data, out = matchit_reference
+    r_distance = pd.read_csv(out / "distance.csv", index_col="id")["distance"]
+    result = match(data, "treat", spec["covariates"], method="nearest", replace=False, caliper=None)
+    np.testing.assert_allclose(result.propensity.to_numpy(), r_distance.loc[data.index].to_numpy(),
+                               rtol=0, atol=1e-6)
+
+
+@needs_r
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_nearest_agrees_with_matchit(matchit_reference, config):
+    name, spec, data, out = matchit_reference
+    c = CONFIGS[config]
+    result = match(data, "treat", spec["covariates"], method="nearest", ratio=c["ratio"],
+                   replace=c["replace"], caliper=c["caliper"],
+                   exact=spec["exact"] if c["exact"] else None)
+    r_pairs = pd.read_csv(out / f"{config}_pairs.csv")
+    r_weights = pd.read_csv(out / f"{config}_weights.csv", index_col="id")["weight"]
+    ours = set(result.matches[["treated", "comparison", "match_number"]].itertuples(index=False, name=None))
+    theirs = set(r_pairs[["treated", "comparison", "match_number"]].itertuples(index=False, name=None))
+    assert len(theirs) > 0
+    assert ours == theirs
+    np.testing.assert_allclose(result.weights.to_numpy(), r_weights.loc[data.index].to_numpy(),
+                               rtol=0, atol=1e-9)
+    if name == "tied":
+        assert result.propensity.nunique() == 18
