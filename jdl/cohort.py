@@ -94,3 +94,19 @@ def finish_attrition(flow: pd.DataFrame, treated_weights: pd.Series) -> pd.DataF
     out.loc[weight.index[weight <= 0], "bucket"] = NO_MATCH
     out.loc[weight.index[weight > 0], "bucket"] = ANALYSED
     return out
+
+
+def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "treated") -> pd.Series:
+    """True for rows whose every categorical covariate takes a level that both groups hold.
+
+    A level held only by the comparison pool (a region a regional programme never reaches) or only
+    by the treated leaves its people outside common support: no propensity model can compare them.
+    Comparison people outside are simply not candidates; treated people outside leave the analysis
+    as "no comparison match".
+    """
+    keep = pd.Series(True, index=data.index)
+    treated = data[treatment] == 1
+    for column in categorical:
+        both = set(data.loc[treated, column]) & set(data.loc[~treated, column])
+        keep &= data[column].isin(both)
+    return keep
