@@ -110,3 +110,27 @@ def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "
         both = set(data.loc[treated, column]) & set(data.loc[~treated, column])
         keep &= data[column].isin(both)
     return keep
+
+
+DEFAULT_EXACT = ("sex", "disposal_kind")
+
+
+def match_cohort(cohort: Cohort, covariates=None, exact=DEFAULT_EXACT, **match_options):
+    """Match the cohort's treatment group to its pool, and finish the attrition flow.
+
+    Categorical levels held by one group only are set aside first (:func:`shared_levels`);
+    covariates and exact-matching variables that do not vary are left out of the model. Returns
+    ``(result, data, flow)``: the :class:`jdl.matching.MatchResult`, the data it was fitted on, and
+    the flow with every submitted person in a bucket. ``match_options`` go to :func:`jdl.match`
+    (method, caliper, ratio, replace, ...).
+    """
+    from jdl.matching import match
+    from jdl.measures import CATEGORICAL_COVARIATES, COVARIATES
+
+    data = cohort.data[shared_levels(cohort.data, list(CATEGORICAL_COVARIATES))]
+    chosen = [c for c in (covariates or COVARIATES) if data[c].nunique() > 1]
+    exact = [c for c in (exact or ()) if data[c].nunique() > 1] or None
+    result = match(data, treatment="treated", covariates=chosen, exact=exact, **match_options)
+    treated_ids = cohort.data.index[cohort.data["treated"] == 1]
+    weights = result.weights.reindex(treated_ids, fill_value=0.0)
+    return result, data, finish_attrition(cohort.flow, weights)

@@ -92,16 +92,14 @@ def test_matched_estimate_recovers_the_true_effect(world):
     """End to end on a programme selected on observable history: linkage, index events, pool,
     radius matching (exact on sex and disposal kind) give an estimate within 2.5 standard errors
     of the effect built into the data, with good balance."""
-    import jdl
-    from jdl.cohort import shared_levels
-    from jdl.measures import CATEGORICAL_COVARIATES
+    from jdl.cohort import match_cohort
 
     synthetic, root, national = world
     result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
-    data = build_cohort(result.participants, national, "custody").data
-    data = data[shared_levels(data, list(CATEGORICAL_COVARIATES))]
-    covariates = [c for c in COVARIATES if data[c].nunique() > 1]
-    matched = jdl.match(data, treatment="treated", covariates=covariates, exact=["sex", "disposal_kind"])
+    cohort = build_cohort(result.participants, national, "custody")
+    matched, data, flow = match_cohort(cohort)
+    counts = bucket_counts(flow["bucket"])
+    assert counts["analysed"] == matched.n_treated_matched and counts.sum() == result.n_rows
     weights = matched.weights
     treated = data[(data["treated"] == 1) & (weights > 0)]
     comparison = data[(data["treated"] == 0) & (weights > 0)]
