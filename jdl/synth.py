@@ -30,8 +30,6 @@ How people offend (the generative model, in words):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jdl.atomic import atomic_path, write_text_atomically
 from jdl.identifiers import format_pnc_many, prison_number_from_int
 from jdl.national import OASYS_NEEDS
 from jdl.window import FOLLOW_UP_DAYS, PROOF_WAIT_DAYS, DataWindow
@@ -838,9 +837,8 @@ def _tables(cfg: SynthConfig, rng: np.random.Generator, people: People, occ: Occ
 
 
 def _write_parquet_atomically(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000, write_statistics=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as temp:
+        pq.write_table(table, temp, compression="zstd", row_group_size=1_000_000, write_statistics=True)
 
 
 def write_national(world: SyntheticWorld, out_dir: str | Path) -> Path:
@@ -864,22 +862,14 @@ def write_national(world: SyntheticWorld, out_dir: str | Path) -> Path:
         "window_end": cfg.window.end.isoformat(),
         "tables": {name: table.num_rows for name, table in world.tables.items()},
     }
-    _write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return out
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def write_truth(world: SyntheticWorld, path: str | Path) -> Path:
     """Write the programmes' true effects as JSON. Only tests and benchmarks read this file."""
     path = Path(path)
-    _write_text_atomically(path, json.dumps({"seed": world.config.seed, "n_people": world.config.n_people,
+    write_text_atomically(path, json.dumps({"seed": world.config.seed, "n_people": world.config.n_people,
                                              "programmes": world.truth}, indent=2) + "\n")
     return path
 
@@ -1064,12 +1054,11 @@ def write_uploads(world: SyntheticWorld, uploads_dir: str | Path, links_dir: str
     for number, prog in enumerate(PROGRAMMES):
         frame, intervention, person_id = submission(world, prog, number)
         links = "row,person_id\n" + "".join(f"{row},{pid}\n" for row, pid in enumerate(person_id, start=2))
-        _write_text_atomically(Path(links_dir) / f"{prog.slug}.csv", links)
+        write_text_atomically(Path(links_dir) / f"{prog.slug}.csv", links)
         if prog.file_format == "csv":
             path = out / f"{prog.slug}.csv"
-            tmp = path.with_name(f".{path.name}.tmp")
-            frame.to_csv(tmp, index=False, date_format="%d/%m/%Y")
-            os.replace(tmp, path)
+            with atomic_path(path, mode=0o600) as temp:    # personal data: owner only, like the .xlsx
+                frame.to_csv(temp, index=False, date_format="%d/%m/%Y")
         else:
             path = write_filled_template(out / f"{prog.slug}.xlsx", frame, intervention)
         written.append(path)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from jdl.atomic import atomic_path
 from jdl.columns import (
     COLUMN_NAMES,
     EVENT_DATE_COLUMNS,
@@ -184,21 +184,9 @@ def _build_workbook(n_rows: int = 0) -> Workbook:
 
 def _save_atomically(workbook: Workbook, path: str | os.PathLike, mode: int) -> Path:
     """Save ``workbook`` to ``path`` via a temp file and :func:`os.replace`; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".jdl-tmp-", suffix=".xlsx")
-    os.close(handle)
-    try:
-        workbook.save(temp_name)
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, target)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    with atomic_path(path, mode) as temp:
+        workbook.save(temp)
+    return Path(path)
 
 
 def write_template(path: str | os.PathLike) -> Path:

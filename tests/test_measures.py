@@ -6,7 +6,6 @@ import math
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from jdl.measures import COVARIATES, OUTCOME_COLUMNS, comparison_pool, covariates, outcomes
