@@ -8,9 +8,9 @@ comparison and reporting.
 
 __version__ = "0.1.0"
 
-# ``jdl.match`` and friends, imported on first use so ``import jdl`` stays light
+# ``jdl.match``, ``jdl.welch_compare`` and friends, imported on first use so ``import jdl`` stays light
 _LAZY = {"match": "jdl.matching", "MatchResult": "jdl.matching", "love_plot": "jdl.balance",
-         "overlap_plot": "jdl.balance"}
+         "overlap_plot": "jdl.balance", "welch_compare": "jdl.compare", "Comparison": "jdl.compare"}
 
 
 def __getattr__(name):

@@ -1,0 +1,98 @@
+"""Comparing the treatment and comparison groups on one measure (methodology section 6).
+
+Welch's t-test with the comparison group's weighted mean and variance and its effective size:
+the comparison's variance is the unbiased weighted variance
+``sum w (x - m)^2 / (V1 - V2 / V1)`` (V1 = sum w, V2 = sum w^2) and its size is the effective size
+``V1^2 / V2``. Unweighted, this is the classic Welch test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One measure compared: means with their confidence intervals (as proportions for rates, in
+    the measure's own units otherwise), the difference treatment minus comparison with its
+    interval, the two-sided Welch p-value, whether p <= alpha, and the sizes used (``n_comparison``
+    is the effective size when weighted), the Welch degrees of freedom and ``alpha``."""
+
+    treated_mean: float
+    treated_lower: float
+    treated_upper: float
+    comparison_mean: float
+    comparison_lower: float
+    comparison_upper: float
+    difference: float
+    lower: float
+    upper: float
+    p_value: float
+    significant: bool
+    n_treated: int
+    n_comparison: float
+    df: float
+    alpha: float
+
+
+def weighted_mean_variance(values: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, float]:
+    """(mean, unbiased variance, effective size) of ``values`` under ``weights`` (None: equal).
+
+    Zero weights are allowed (those values do not count); the effective size is
+    ``(sum w)^2 / sum w^2``, and equals the number of values when the weights are equal."""
+    x = np.asarray(values, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    if x.shape != w.shape:
+        raise ValueError("values and weights differ in length")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and not negative")
+    if np.any(np.isnan(x[w > 0])):
+        raise ValueError("values with positive weight must not be missing")
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    v1, v2 = w.sum(), (w ** 2).sum()
+    if v1 <= 0:
+        raise ValueError("no values with positive weight")
+    mean = float((w * x).sum() / v1)
+    n_eff = v1 ** 2 / v2
+    variance = float((w * (x - mean) ** 2).sum() / (v1 - v2 / v1)) if n_eff > 1 else float("nan")
+    return mean, variance, float(n_eff)
+
+
+def _interval(mean: float, variance: float, n: float, alpha: float) -> tuple[float, float]:
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * np.sqrt(variance / n)
+    return mean - half, mean + half
+
+
+def welch_compare(treated, comparison, comparison_weights=None, alpha: float = 0.05) -> Comparison:
+    """Compare a measure between the treatment group (``treated``: one value per person) and the
+    comparison group (``comparison``, with matching ``comparison_weights`` or None for equal).
+
+    Each group's mean has a t interval on its own (effective) size less one degrees of freedom;
+    the difference (treatment minus comparison) has Welch's interval and two-sided p-value, with
+    Welch-Satterthwaite degrees of freedom computed from the effective sizes. Significant means
+    p <= ``alpha``. Needs at least two treated values and an effective comparison size over 1.
+    """
+    t_mean, t_var, n_t = weighted_mean_variance(treated, None)
+    c_mean, c_var, n_c = weighted_mean_variance(comparison, comparison_weights)
+    if n_t < 2 or n_c <= 1:
+        raise ValueError("need at least two treated people and an effective comparison size over 1")
+    a, b = t_var / n_t, c_var / n_c
+    se = np.sqrt(a + b)
+    difference = t_mean - c_mean
+    if se == 0:
+        df, p_value, half = float("inf"), (1.0 if difference == 0 else 0.0), 0.0
+    else:
+        df = (a + b) ** 2 / (a ** 2 / (n_t - 1) + b ** 2 / (n_c - 1))
+        p_value = float(2 * stats.t.sf(abs(difference) / se, df))
+        half = stats.t.ppf(1 - alpha / 2, df) * se
+    t_lower, t_upper = _interval(t_mean, t_var, n_t, alpha)
+    c_lower, c_upper = _interval(c_mean, c_var, n_c, alpha)
+    return Comparison(treated_mean=t_mean, treated_lower=float(t_lower), treated_upper=float(t_upper),
+                      comparison_mean=c_mean, comparison_lower=float(c_lower), comparison_upper=float(c_upper),
+                      difference=float(difference), lower=float(difference - half), upper=float(difference + half),
+                      p_value=p_value, significant=bool(p_value <= alpha), n_treated=int(n_t),
+                      n_comparison=float(n_c), df=float(df), alpha=alpha)

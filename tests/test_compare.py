@@ -1,0 +1,117 @@
+"""Welch comparisons (jdl.compare) against scipy/statsmodels, a hand-worked weighted case and
+published Justice Data Lab results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from jdl.compare import weighted_mean_variance, welch_compare
+
+
+def test_unweighted_agrees_with_scipy_and_statsmodels():
+    rng = np.random.default_rng(1)
+    treated = rng.poisson(1.1, 240).astype(float)
+    comparison = rng.poisson(1.5, 3_000).astype(float)
+    result = welch_compare(treated, comparison)
+    scipy_test = stats.ttest_ind(treated, comparison, equal_var=False)
+    assert result.p_value == pytest.approx(scipy_test.pvalue, rel=1e-12)
+    compare = CompareMeans(DescrStatsW(treated), DescrStatsW(comparison))
+    lower, upper = compare.tconfint_diff(alpha=0.05, usevar="unequal")
+    assert (result.lower, result.upper) == (pytest.approx(lower, rel=1e-12), pytest.approx(upper, rel=1e-12))
+    t_lower, t_upper = DescrStatsW(treated).tconfint_mean(alpha=0.05)
+    assert (result.treated_lower, result.treated_upper) == (pytest.approx(t_lower), pytest.approx(t_upper))
+    assert result.difference == pytest.approx(treated.mean() - comparison.mean())
+    assert (result.n_treated, result.n_comparison) == (240, pytest.approx(3_000))
+    assert result.significant == (scipy_test.pvalue <= 0.05)
+
+
+def test_weighted_hand_worked():
+    # comparison values 0, 1, 1, 0 with weights 1, 1, 0.5, 0.5 (sum 3, sum of squares 2.5)
+    mean, variance, n_eff = weighted_mean_variance(np.array([0.0, 1.0, 1.0, 0.0]), np.array([1, 1, 0.5, 0.5]))
+    assert mean == pytest.approx(1.5 / 3)                        # 0.5
+    assert n_eff == pytest.approx(9 / 2.5)                       # 3.6
+    # sum w (x - m)^2 = 3 * 0.25 = 0.75; divided by V1 - V2/V1 = 3 - 2.5/3 = 13/6
+    assert variance == pytest.approx(0.75 / (13 / 6))
+    treated = np.array([0.0, 0.0, 1.0, 0.0, 1.0])                # mean 0.4, variance 0.3
+    result = welch_compare(treated, [0.0, 1.0, 1.0, 0.0], comparison_weights=[1, 1, 0.5, 0.5])
+    a, b = 0.3 / 5, (0.75 / (13 / 6)) / 3.6
+    df = (a + b) ** 2 / (a ** 2 / 4 + b ** 2 / 2.6)
+    assert result.df == pytest.approx(df)
+    assert result.difference == pytest.approx(-0.1)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(0.1 / math.sqrt(a + b), df))
+    half = stats.t.ppf(0.975, df) * math.sqrt(a + b)
+    assert (result.lower, result.upper) == (pytest.approx(-0.1 - half), pytest.approx(-0.1 + half))
+    c_half = stats.t.ppf(0.975, 2.6) * math.sqrt((0.75 / (13 / 6)) / 3.6)
+    assert result.comparison_upper == pytest.approx(0.5 + c_half)
+    assert result.n_comparison == pytest.approx(3.6)
+
+
+def test_equal_weights_are_the_unweighted_test_and_zero_weights_drop_out():
+    rng = np.random.default_rng(2)
+    treated, comparison = rng.random(50), rng.random(400)
+    plain = asdict(welch_compare(treated, comparison))
+    assert asdict(welch_compare(treated, comparison, np.full(400, 2.5))) == pytest.approx(plain, rel=1e-12)
+    padded = welch_compare(treated, np.r_[comparison, [9.0, 9.0]], np.r_[np.ones(400), [0.0, 0.0]])
+    assert asdict(padded) == pytest.approx(plain, rel=1e-12)
+
+
+def test_bad_weights_are_refused():
+    with pytest.raises(ValueError, match="negative"):
+        welch_compare([0, 1, 1], [0, 1], [1, -1])
+    with pytest.raises(ValueError, match="length"):
+        welch_compare([0, 1, 1], [0, 1], [1])
+    with pytest.raises(ValueError, match="effective comparison size"):
+        welch_compare([0, 1, 1], [0, 1], [1, 0])
+
+
+def rounded(x: float) -> int:
+    """Whole percentage points, half away from zero (as published)."""
+    return int(math.floor(abs(x) * 100 + 0.5)) * (1 if x >= 0 else -1)
+
+
+def reproductions(n_treated, treated_pct, comparison_pct, published):
+    """Unrounded rates consistent with the published rounding whose Welch interval rounds to the
+    published one, for comparison groups of 10,000 to 100,000 people."""
+    found = []
+    for k in range(n_treated + 1):
+        if rounded(k / n_treated) != treated_pct:
+            continue
+        treated = np.r_[np.ones(k), np.zeros(n_treated - k)]
+        for n_comparison in (10_000, 30_000, 100_000):
+            for j in range(int((comparison_pct - 0.5) * n_comparison / 100),
+                           int((comparison_pct + 0.5) * n_comparison / 100) + 1, max(1, n_comparison // 1000)):
+                if rounded(j / n_comparison) != comparison_pct:
+                    continue
+                comparison = np.r_[np.ones(j), np.zeros(n_comparison - j)]
+                result = welch_compare(treated, comparison)
+                if (rounded(result.lower), rounded(result.upper)) == published:
+                    found.append((k, n_comparison, j, result))
+    return found
+
+
+def test_langley_house_trust_is_reproduced():
+    # 231 treated, 26% vs 35%, a reduction of 2 to 14 percentage points
+    found = reproductions(231, 26, 35, (-14, -2))
+    assert found
+    assert all(r.significant and r.upper < 0 for *_, r in found)
+    k, n_comparison, j, result = found[0]
+    assert rounded(result.treated_mean) == 26 and rounded(result.comparison_mean) == 35
+
+
+def test_prisoners_education_trust_is_reproduced():
+    # 3,085 treated, 19% vs 26%, a reduction of 5 to 8 percentage points
+    found = reproductions(3_085, 19, 26, (-8, -5))
+    assert found
+    assert all(r.significant and r.p_value < 0.001 for *_, r in found)
+
+
+def test_exported_from_the_package():
+    import jdl
+
+    assert jdl.welch_compare is welch_compare
