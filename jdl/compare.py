@@ -8,6 +8,7 @@ the comparison's variance is the unbiased weighted variance
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,3 +97,81 @@ def welch_compare(treated, comparison, comparison_weights=None, alpha: float = 0
                       difference=float(difference), lower=float(difference - half), upper=float(difference + half),
                       p_value=p_value, significant=bool(p_value <= alpha), n_treated=int(n_t),
                       n_comparison=float(n_c), df=float(df), alpha=alpha)
+
+
+RATE_GATE = 10          # treated people with, and without, the outcome for a rate to be interpreted
+REOFFENDER_GATE = 30    # treated re-offenders for the re-offender-only measures (3 to 11)
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class MeasureComparison:
+    """One of the eleven measures compared: the measure (:class:`jdl.measures.Measure`), the
+    :class:`Comparison` (None when a gate stops it), whether it is reported and, if not, why."""
+
+    measure: object
+    comparison: Comparison | None
+    reported: bool
+    reason: str | None
+
+
+def _gate(measure, treated_values: np.ndarray, n_reoffenders: int) -> str | None:
+    if measure.population == "reoffenders" and n_reoffenders < REOFFENDER_GATE:
+        return (f"not reported: too few people (the treatment group has {n_reoffenders} re-offenders; "
+                f"at least {REOFFENDER_GATE} are needed)")
+    if measure.kind == "rate":
+        having = int((treated_values == 1).sum())
+        lacking = int((treated_values == 0).sum())
+        if having < RATE_GATE or lacking < RATE_GATE:
+            return (f"not reported: too few people (in the treatment group {having} have the outcome and "
+                    f"{lacking} do not; at least {RATE_GATE} of each are needed)")
+    return None
+
+
+def compare_measures(data, weights, treatment: str = "treated", alpha: float = 0.05) -> list[MeasureComparison]:
+    """Compare all eleven measures (:data:`jdl.measures.MEASURES`) between the matched groups.
+
+    ``data``: one row per person with ``treatment`` (1/0) and the outcome columns; ``weights``:
+    the match weights aligned to ``data`` (treated weight > 0 if matched; comparison weights as
+    the match gives them). Re-offender-only measures compare the re-offenders of each group.
+    Gates (methodology section 6): a rate needs at least 10 treated people with the outcome and
+    10 without; measures over re-offenders need at least 30 treated re-offenders.
+    """
+    from jdl.measures import MEASURES
+
+    w = np.asarray(weights, dtype=float)
+    is_treated = (data[treatment].to_numpy() == 1) & (w > 0)
+    is_comparison = (data[treatment].to_numpy() == 0) & (w > 0)
+    reoffended = data["reoffended"].to_numpy() == 1
+    n_reoffenders = int((is_treated & reoffended).sum())
+    results = []
+    for measure in MEASURES:
+        values = data[measure.column].to_numpy(dtype=float)
+        among = reoffended if measure.population == "reoffenders" else np.ones(len(values), dtype=bool)
+        treated_values = values[is_treated & among]
+        reason = _gate(measure, treated_values, n_reoffenders)
+        comparison = None
+        if reason is None:
+            keep = is_comparison & among
+            comparison = welch_compare(treated_values, values[keep], w[keep], alpha=alpha)
+        results.append(MeasureComparison(measure=measure, comparison=comparison, reported=reason is None,
+                                         reason=reason))
+    return results
+
+
+def number_needed(treated_rate: float, comparison_rate: float, n_comparison: float, alpha: float = 0.05,
+                  power: float = POWER) -> float:
+    """Treatment-group size that would detect the observed difference d = p_C - p_T at two-sided
+    ``alpha`` with ``power``, keeping the comparison group as it is (methodology section 6):
+
+    n_T = (z_{1-alpha/2} + z_power)^2 p_T (1 - p_T) / (d^2 - (z_{1-alpha/2} + z_power)^2 p_C (1 - p_C) / n_C)
+
+    rounded up to a whole person; ``math.inf`` when the denominator is not positive (no treatment
+    group, however large, would be enough).
+    """
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    d = comparison_rate - treated_rate
+    denominator = d ** 2 - z ** 2 * comparison_rate * (1 - comparison_rate) / n_comparison
+    if denominator <= 0:
+        return math.inf
+    return float(math.ceil(z ** 2 * treated_rate * (1 - treated_rate) / denominator))

@@ -115,3 +115,77 @@ def test_exported_from_the_package():
     import jdl
 
     assert jdl.welch_compare is welch_compare
+
+
+def _matched_frame(n_treated_re, n_treated_not, n_comp_re, n_comp_not, custodial_first=0):
+    """Treated and comparison people (weight 1 each) with outcomes; re-offenders re-offend twice,
+    first re-offence either-way, after 100 days."""
+    import pandas as pd
+
+    rows = []
+    for treated, n_re, n_not in ((1, n_treated_re, n_treated_not), (0, n_comp_re, n_comp_not)):
+        for i in range(n_re):
+            rows.append({"treated": treated, "reoffended": 1, "reoffences": 2, "days_to_first": 100.0 + i % 7,
+                         "first_indictable_only": 0.0, "first_either_way": 1.0, "first_summary": 0.0,
+                         "reoffences_indictable_only": 0.0, "reoffences_either_way": 1.0 + i % 2,
+                         "reoffences_summary": 1.0, "first_custodial": float(i < custodial_first),
+                         "custodial_sentences": float(i < custodial_first)})
+        for _ in range(n_not):
+            rows.append({"treated": treated, "reoffended": 0, "reoffences": 0, **{c: np.nan for c in (
+                "days_to_first", "first_indictable_only", "first_either_way", "first_summary",
+                "reoffences_indictable_only", "reoffences_either_way", "reoffences_summary", "first_custodial",
+                "custodial_sentences")}})
+    return pd.DataFrame(rows)
+
+
+def test_gates():
+    from jdl.compare import compare_measures
+
+    # 29 treated re-offenders: the rate and frequency are reported, the re-offender measures are not
+    data = _matched_frame(29, 71, 400, 600, custodial_first=12)
+    results = {r.measure.column: r for r in compare_measures(data, np.ones(len(data)))}
+    assert results["reoffended"].reported and results["reoffences"].reported
+    assert not results["days_to_first"].reported and results["days_to_first"].comparison is None
+    assert results["days_to_first"].reason == ("not reported: too few people (the treatment group has 29 "
+                                               "re-offenders; at least 30 are needed)")
+    # 30 re-offenders: re-offender measures open, but a rate with fewer than 10 on one side stays shut
+    data = _matched_frame(30, 70, 400, 600, custodial_first=9)
+    results = {r.measure.column: r for r in compare_measures(data, np.ones(len(data)))}
+    assert results["days_to_first"].reported and results["reoffences_either_way"].reported
+    assert not results["first_custodial"].reported
+    assert results["first_custodial"].reason == ("not reported: too few people (in the treatment group 9 have the "
+                                                 "outcome and 21 do not; at least 10 of each are needed)")
+    # every first re-offence was either-way: 30 have it and 0 lack it
+    assert not results["first_either_way"].reported and not results["first_summary"].reported
+    # rate gate on the headline: 9 treated re-offenders
+    data = _matched_frame(9, 91, 400, 600)
+    assert not compare_measures(data, np.ones(len(data)))[0].reported
+    data = _matched_frame(10, 10, 400, 600)
+    first = compare_measures(data, np.ones(len(data)))[0]
+    assert first.reported and first.comparison.treated_mean == pytest.approx(0.5)
+
+
+def test_gated_comparisons_use_reoffenders_only_and_weights():
+    from jdl.compare import compare_measures
+
+    data = _matched_frame(40, 60, 300, 700, custodial_first=15)
+    weights = np.ones(len(data))
+    weights[(data["treated"] == 0).to_numpy() & (data["reoffended"] == 0).to_numpy()] = 0.5
+    results = {r.measure.column: r for r in compare_measures(data, weights)}
+    rate = results["reoffended"].comparison
+    assert rate.comparison_mean == pytest.approx(300 / (300 + 350))
+    custody = results["first_custodial"].comparison
+    assert custody.treated_mean == pytest.approx(15 / 40) and custody.comparison_mean == pytest.approx(15 / 300)
+    assert custody.n_treated == 40
+
+
+def test_number_needed_formula_and_unreachable_case():
+    from jdl.compare import number_needed
+
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    expected = z ** 2 * 0.30 * 0.70 / (0.05 ** 2 - z ** 2 * 0.35 * 0.65 / 20_000)
+    assert number_needed(0.30, 0.35, 20_000) == math.ceil(expected)
+    assert number_needed(0.30, 0.35, 20_000) == 684   # 7.849 x 0.21 / (0.0025 - 0.0000893) = 683.7
+    # a difference too small for this comparison group: no treatment group would do
+    assert number_needed(0.349, 0.35, 1_000) == math.inf
+    assert number_needed(0.35, 0.35, 10**9) == math.inf
