@@ -80,15 +80,11 @@ def select_index_events(linked: pd.DataFrame, national: NationalData, setting: s
         "given_index": pd.to_datetime(out.loc[todo, "index_date"]).values,
         "given_conviction": pd.to_datetime(out.loc[todo, "conviction_date"]).values,
     })
-    con = national.connect()
-    try:
-        con.register("wanted_people", rows[["person_id"]].drop_duplicates())
+    with national.session(wanted_people=rows[["person_id"]].drop_duplicates()) as con:
         events = con.execute("""
             select e.event_id, e.person_id, e.event_type::varchar as event_type, e.index_date, e.sentence_date,
                    e.episode_end, p.date_of_birth
             from index_events e join wanted_people w using (person_id) join people p using (person_id)""").df()
-    finally:
-        con.close()
     for column in ("index_date", "sentence_date", "episode_end", "date_of_birth"):
         events[column] = pd.to_datetime(events[column])
     cand = rows.merge(events, on="person_id")

@@ -135,16 +135,15 @@ def link(participants: pd.DataFrame, national: NationalData, threshold: float = 
     insufficient = bucket.isna() & pnc.isna() & prison.isna() & ~full_identity
     bucket[insufficient] = INSUFFICIENT
 
-    con = national.connect()
-    try:
-        def open_rows():
-            return bucket.isna() & person.isna()
+    def open_rows():
+        return bucket.isna() & person.isna()
 
-        def settle(unique: pd.Series, ambiguous: pd.Index, number: int) -> None:
-            bucket[ambiguous] = AMBIGUOUS
-            person[unique.index] = unique.astype("int64")
-            link_pass[unique.index] = number
+    def settle(unique: pd.Series, ambiguous: pd.Index, number: int) -> None:
+        bucket[ambiguous] = AMBIGUOUS
+        person[unique.index] = unique.astype("int64")
+        link_pass[unique.index] = number
 
+    with national.session() as con:
         # pass 1 and 2: identifiers
         for number, column, values in ((1, "pnc_id", pnc), (2, "prison_number", prison)):
             todo = open_rows() & values.notna()
@@ -158,8 +157,6 @@ def link(participants: pd.DataFrame, national: NationalData, threshold: float = 
         dates = pd.concat([dob[todo], swapped[todo]]).dropna().dt.date
         nat = _people_where(con, "date_of_birth", dates,
                             "p.person_id, p.surname, p.forename, p.date_of_birth, p.sex::varchar as sex")
-    finally:
-        con.close()
     nat["dob"] = pd.to_datetime(nat["date_of_birth"])
     nat["s"], nat["f"] = name_key(nat["surname"]), name_key(nat["forename"])
 

@@ -82,15 +82,11 @@ COVARIATES = CATEGORICAL_COVARIATES + NUMERIC_COVARIATES
 
 def _with_events(national: NationalData, event_ids, sql: str) -> pd.DataFrame:
     ids = pd.DataFrame({"event_id": pd.Series(event_ids, dtype="int64").unique()})
-    con = national.connect()
-    try:
-        con.register("wanted_events", ids)
+    with national.session(wanted_events=ids) as con:
         con.execute("create temp table ev as select e.*, p.sex::varchar as person_sex, p.date_of_birth, "
                     "p.ethnicity_group::varchar as person_ethnicity, p.uk_national "
                     "from index_events e join wanted_events using (event_id) join people p using (person_id)")
         return con.execute(sql).df().set_index("event_id").sort_index()
-    finally:
-        con.close()
 
 
 OUTCOMES_SQL = f"""
@@ -248,9 +244,7 @@ def comparison_pool(national: NationalData, setting: str, first: date, last: dat
     window = national.window
     lo, hi = max(first, window.start), min(last, window.end)
     excluded = pd.DataFrame({"person_id": pd.Series(list(exclude_person_ids), dtype="int64")})
-    con = national.connect()
-    try:
-        con.register("excluded_people", excluded)
+    with national.session(excluded_people=excluded) as con:
         ids = con.execute(f"""
             select arg_min(e.event_id, (e.index_date, e.event_id)) as event_id
             from index_events e join people p using (person_id)
@@ -258,6 +252,4 @@ def comparison_pool(national: NationalData, setting: str, first: date, last: dat
               and {completed_years_sql("p.date_of_birth", "e.index_date")} >= ?
               and e.person_id not in (select person_id from excluded_people)
             group by e.person_id order by event_id""", [lo, hi, min_age]).fetchnumpy()["event_id"]
-    finally:
-        con.close()
     return np.asarray(ids, dtype=np.int64)

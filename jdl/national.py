@@ -8,10 +8,13 @@ points :class:`NationalData` at its own folder of Parquet files with the same sc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from jdl.window import DataWindow
 
@@ -48,3 +51,15 @@ class NationalData:
             path = str(self.folder / f"{table}.parquet").replace("'", "''")
             con.execute(f"create view {table} as select * from read_parquet('{path}')")
         return con
+
+    @contextmanager
+    def session(self, **frames: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection (see :meth:`connect`) with each of ``frames`` registered under its keyword
+        name as a table, closed when the block ends."""
+        con = self.connect()
+        try:
+            for name, frame in frames.items():
+                con.register(name, frame)
+            yield con
+        finally:
+            con.close()
