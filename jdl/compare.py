@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from jdl.balance import weighted_variance
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -59,7 +61,7 @@ def weighted_mean_variance(values: np.ndarray, weights: np.ndarray | None) -> tu
         raise ValueError("no values with positive weight")
     mean = float((w * x).sum() / v1)
     n_eff = v1 ** 2 / v2
-    variance = float((w * (x - mean) ** 2).sum() / (v1 - v2 / v1)) if n_eff > 1 else float("nan")
+    variance = float(weighted_variance(x[:, None], w)[0]) if n_eff > 1 else float("nan")
     return mean, variance, float(n_eff)
 
 
