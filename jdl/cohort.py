@@ -16,7 +16,7 @@ import pandas as pd
 from jdl.attrition import ANALYSED, MISSING_DATA, NO_MATCH
 from jdl.index_events import COURT_ORDER_EVENTS, select_index_events
 from jdl.linkage import DEFAULT_THRESHOLD, link
-from jdl.measures import COVARIATES, comparison_pool, covariates, outcomes
+from jdl.measures import CATEGORICAL_COVARIATES, COVARIATES, comparison_pool, covariates, outcomes
 from jdl.national import NationalData
 
 DEFAULT_POOL_MARGIN_MONTHS = 6
@@ -125,7 +125,6 @@ def match_cohort(cohort: Cohort, covariates=None, exact=DEFAULT_EXACT, **match_o
     (method, caliper, ratio, replace, ...).
     """
     from jdl.matching import match
-    from jdl.measures import CATEGORICAL_COVARIATES, COVARIATES
 
     data = cohort.data[shared_levels(cohort.data, list(CATEGORICAL_COVARIATES))]
     chosen = [c for c in (covariates or COVARIATES) if data[c].nunique() > 1]
