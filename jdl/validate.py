@@ -110,6 +110,13 @@ class ValidationResult:
         return [p for p in self.problems if p.severity == ERROR]
 
     @property
+    def blocking_errors(self) -> list[Problem]:
+        """The errors that stop an analysis: every error except "too few distinct people", which
+        only means the request fails the minimum criteria (the upload can still be linked so the
+        not-processed letter can show its attrition)."""
+        return [p for p in self.errors if not p.message.endswith(TOO_FEW_PEOPLE_SUFFIX)]
+
+    @property
     def warnings(self) -> list[Problem]:
         """The problems of severity "warning"."""
         return [p for p in self.problems if p.severity == WARNING]
@@ -719,6 +726,14 @@ def _parse_rows(cells: pd.DataFrame) -> pd.DataFrame:
     return parsed
 
 
+TOO_FEW_PEOPLE_SUFFIX = f"distinct people; at least {MIN_DISTINCT_PEOPLE} are needed"
+
+
+def too_few_people_message(n_distinct: int) -> str:
+    """The error for an upload with fewer than the minimum number of distinct people."""
+    return f"only {n_distinct} {TOO_FEW_PEOPLE_SUFFIX}"
+
+
 def _check_duplicates(cells: pd.DataFrame, parsed: pd.DataFrame, has_name_columns: bool,
                       problems: _Problems) -> int:
     """Warn about repeated rows and people; return the number of distinct people.
@@ -829,8 +844,7 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
     has_name_columns = {"surname", "forename", "date_of_birth"} <= present
     n_distinct = _check_duplicates(every_value, parsed, has_name_columns, problems)
     if has_name_columns and n_distinct < MIN_DISTINCT_PEOPLE:
-        problems.error(sheet, None, None, f"only {n_distinct} distinct people; at least "
-                       f"{MIN_DISTINCT_PEOPLE} are needed")
+        problems.error(sheet, None, None, too_few_people_message(n_distinct))
 
     parsed.insert(0, "row", parsed.index.astype(int))
     parsed = parsed.reset_index(drop=True)
