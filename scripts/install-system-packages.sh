@@ -2,8 +2,11 @@
 # Installs the Debian packages the project needs, if any are missing. Idempotent; needs root or sudo.
 set -euo pipefail
 # python3-venv: the project's virtualenv; r-base-core + r-cran-matchit: the tests that check our
-# nearest-neighbour matching against R's MatchIt on the same data
-packages=(python3-venv r-base-core r-cran-matchit)
+# nearest-neighbour matching against R's MatchIt on the same data; chromium: the headless browser
+# that nbconvert's webpdf exporter drives (through Playwright) to print reports to PDF; the
+# project always uses this system build (/usr/bin/chromium) and never downloads a browser;
+# poppler-utils: pdfinfo/pdftotext/pdftoppm, which the publishing tests use to read the PDFs
+packages=(python3-venv r-base-core r-cran-matchit chromium poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
