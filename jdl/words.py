@@ -303,10 +303,10 @@ TABLE_COLUMNS = ("Measure", "Treatment group", "Comparison group", "Difference",
 def _row(result) -> list[str]:
     measure, c = result.measure, result.comparison
     if not result.reported:
-        return [measure.label, *[NOT_REPORTED] * 8, result.reason or ""]
+        return [measure.label, NOT_REPORTED, *[""] * 7, result.reason or ""]
     fmt = _DIFFERENCE[_kind(measure)]
     return [measure.label, value(measure, c.treated_mean), value(measure, c.comparison_mean),
-            difference(measure, c.difference), f"{fmt(c.lower)} to {fmt(c.upper)}", p_value(c.p_value),
+            fmt(c.difference), f"{fmt(c.lower)} to {fmt(c.upper)}", p_value(c.p_value),
             "Yes" if c.significant else "No", count(c.n_treated), count(c.n_comparison), ""]
 
 
@@ -314,8 +314,9 @@ def measure_table(results) -> pd.DataFrame:
     """The table of all measures from the list of :class:`jdl.compare.MeasureComparison` that
     :func:`jdl.compare.compare_measures` returns: a DataFrame of strings with :data:`TABLE_COLUMNS`,
     one row per measure, values in the measure's units (rates in whole per cent, differences and
-    intervals in whole percentage points, frequencies to two decimals, days whole), p-values to two
-    decimals, "Yes"/"No" for significance and sizes with separators (the comparison's effective
-    size rounded). A gated measure shows "not reported: too few people" in every value column and
-    its reason in "Note" (empty for reported measures)."""
+    intervals of rates in whole percentage points, as numbers without the unit, frequencies to two
+    decimals, days whole), p-values to two decimals, "Yes"/"No" for significance and sizes with
+    separators (the comparison's effective size rounded). A gated measure shows "not reported: too
+    few people" in the treatment group column, nothing in the other value columns, and its reason
+    in "Note" (empty for reported measures)."""
     return pd.DataFrame([_row(r) for r in results], columns=list(TABLE_COLUMNS))

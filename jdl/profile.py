@@ -1,0 +1,82 @@
+"""The treatment group's profile for the report (methodology section 8): sex, age (bands and
+mean), ethnicity, UK national, region, index offence and disposal, each a count table that has
+passed disclosure control (:func:`jdl.disclosure.suppress_series`) before anything is shown.
+
+Age is given as counts by band, the band range and the mean age to the nearest year; single ages
+(the youngest and oldest person) are not published, since one person's age is not an aggregate.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jdl.disclosure import TOTAL, suppress_series
+from jdl.words import count
+
+AGE_BANDS = ((18, 20), (21, 24), (25, 29), (30, 39), (40, 49), (50, None))
+SEX_LABELS = {"M": "Male", "F": "Female"}
+UK_NATIONAL_LABELS = {1: "UK national", 0: "Not UK national"}
+
+CHARACTERISTICS = (
+    ("sex", "Sex"),
+    ("age_band", "Age at index"),
+    ("ethnicity_group", "Ethnicity"),
+    ("uk_national", "Nationality"),
+    ("region", "Region"),
+    ("index_offence_group", "Index offence"),
+    ("disposal", "Disposal"),
+)
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    """Ages in completed years as the bands of :data:`AGE_BANDS` ("18-20", ..., "50+"), ordered."""
+    labels = [f"{low}-{high}" if high is not None else f"{low}+" for low, high in AGE_BANDS]
+    edges = [low for low, _ in AGE_BANDS] + [float("inf")]
+    return pd.cut(age, bins=edges, right=False, labels=labels)
+
+
+def _levels(treated: pd.DataFrame, column: str) -> pd.Series:
+    if column == "age_band":
+        return age_band(treated["age"])
+    values = treated[column]
+    if column == "sex":
+        return values.map(SEX_LABELS).fillna("Not recorded")
+    if column == "uk_national":
+        return values.astype(float).map({1.0: UK_NATIONAL_LABELS[1], 0.0: UK_NATIONAL_LABELS[0]}).fillna("Not recorded")
+    if column == "disposal":
+        return values.str.capitalize()
+    return values.astype(str).str.slice(0, 1).str.upper() + values.astype(str).str.slice(1)
+
+
+def profile_table(treated: pd.DataFrame) -> pd.DataFrame:
+    """The profile of ``treated`` (one row per analysed treatment-group person, with the covariate
+    columns ``sex``, ``age``, ``ethnicity_group``, ``uk_national``, ``region``,
+    ``index_offence_group``, ``disposal``) as a table of strings indexed by (characteristic,
+    level) with one column "People": each characteristic's counts after disclosure control, its
+    "Total" row last. Age bands keep their order; other levels are in descending count order."""
+    parts = []
+    for column, title in CHARACTERISTICS:
+        levels = _levels(treated, column)
+        counts = levels.value_counts(sort=column != "age_band")
+        if column == "age_band":
+            counts = counts.sort_index()
+        counts = counts[counts > 0] if column != "age_band" else counts
+        shown = suppress_series(counts.astype(int))
+        parts.append(pd.DataFrame({"Characteristic": title, "Level": shown.index.astype(str), "People": shown.to_numpy()}))
+    return pd.concat(parts, ignore_index=True).set_index(["Characteristic", "Level"])
+
+
+def age_summary(treated: pd.DataFrame) -> str:
+    """One sentence on age: the band range and the mean age (whole years), e.g. "Ages at the
+    index event ranged over the 18-20 to 50+ bands; the mean age was 31." Needs at least one
+    person."""
+    bands = age_band(treated["age"]).dropna()
+    if bands.empty:
+        raise ValueError("no ages to summarise")
+    present = [b for b in bands.cat.categories if (bands == b).any()]
+    span = present[0] if len(present) == 1 else f"{present[0]} to {present[-1]}"
+    return (f"Ages at the index event ranged over the {span} band{'s' if len(present) > 1 else ''}; "
+            f"the mean age was {count(treated['age'].mean())}.")
+
+
+__all__ = ["AGE_BANDS", "CHARACTERISTICS", "TOTAL", "age_band", "age_summary", "profile_table"]
