@@ -103,5 +103,93 @@ def demo(national_dir: Path, uploads_dir: Path) -> None:
                f"details of any submission: jdl validate PATH")
 
 
+@main.command()
+@click.argument("month_dir", type=click.Path(path_type=Path))
+@click.option("--outputs", "outputs_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
+@click.option("--national", "national_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_NATIONAL, show_default=True, help="The national data folder the reports read.")
+@click.option("--notebook", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("notebooks/request_report.ipynb"), show_default=True, help="The report template.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Seconds for all of one request's cells together, from when its kernel is ready.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: the number of CPUs).")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Also write report.html and report.pdf for each request.")
+@click.option("--dask-scheduler", "dask_scheduler", default=None, metavar="ADDRESS",
+              help="Run the requests on this dask.distributed scheduler (e.g. tcp://host:8786) instead of "
+                   "local processes; the workers must see the same files at the same paths.")
+def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, timeout: float,
+        workers: int | None, publish: bool, dask_scheduler: str | None) -> None:
+    """Execute the report template once for each request of MONTH_DIR (e.g. params/2014-03).
+
+    Writes OUTPUTS/<month>/<id>/report.ipynb (and report.html, report.pdf unless --no-publish)
+    and OUTPUTS/<month>/run.json and run.log. Withdrawn and in-progress requests are listed, not
+    run. Prints one line per request; exits 1 if any request failed, 2 if the params are unusable.
+    """
+    from jdl.requests import ParamsError, load_month
+    from jdl.runner import outcome_line, run_month
+
+    if dask_scheduler and workers:
+        raise click.UsageError("--workers applies to local processes; leave it out with --dask-scheduler")
+    try:
+        load_month(month_dir)
+    except ParamsError as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    if not notebook.is_file():
+        click.echo(f"{notebook}: no such report template", err=True)
+        sys.exit(2)
+    client = None
+    if dask_scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            click.echo("--dask-scheduler needs dask.distributed: pip install 'dask[distributed]'", err=True)
+            sys.exit(2)
+        try:
+            client = Client(dask_scheduler)
+        except (OSError, ValueError) as error:
+            click.echo(f"cannot connect to the dask scheduler {dask_scheduler} ({type(error).__name__})", err=True)
+            sys.exit(2)
+    try:
+        month_run = run_month(month_dir, outputs_dir=outputs_dir, notebook=notebook, national_dir=national_dir,
+                              executor=client, timeout=timeout, publish=publish, workers=workers)
+    finally:
+        if client is not None:
+            client.close()
+    for outcome in month_run.outcomes:
+        click.echo(outcome_line(outcome, month_run))
+    counts = ", ".join(f"{n} {status}" for status, n in month_run.counts().items()) or "no requests"
+    click.echo(f"{counts}; outputs in {month_run.month_dir} (run.json, run.log)")
+    sys.exit(1 if month_run.failed else 0)
+
+
+@main.command()
+@click.argument("month")
+@click.option("--params", "params_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("params"), show_default=True, help="The params folder (one sub-folder a month).")
+@click.option("--outputs", "outputs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="Also write summary.html and summary.pdf.")
+def summary(month: str, params_root: Path, outputs_root: Path, publish: bool) -> None:
+    """Build the summary bulletin of MONTH (a params folder name such as 2014-03).
+
+    Executes notebooks/monthly_summary.ipynb into OUTPUTS/MONTH/summary.ipynb and, unless
+    --no-publish, publishes summary.html and summary.pdf beside it.
+    """
+    from jdl import bulletin
+
+    if not (params_root / month).is_dir():
+        raise click.BadParameter(f"no params folder {params_root / month}", param_hint="MONTH")
+    notebook = bulletin.build_summary(month, params_root, outputs_root, publish=publish)
+    click.echo(f"wrote {notebook}")
+    if publish:
+        for name in ("summary.html", "summary.pdf"):
+            click.echo(f"wrote {notebook.parent / name}")
+
+
 if __name__ == "__main__":
     main()
