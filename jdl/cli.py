@@ -81,26 +81,50 @@ def synth(n_people: int | None, seed: int | None, national_dir: Path, uploads_di
               default=DEFAULT_NATIONAL, show_default=True)
 @click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_UPLOADS, show_default=True)
-def demo(national_dir: Path, uploads_dir: Path) -> None:
+@click.option("--params", "params_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("params"), show_default=True)
+@click.option("--outputs", "outputs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs"), show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: the number of CPUs).")
+def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root: Path, workers: int | None) -> None:
     """The monthly report set on the built-in synthetic data.
 
-    Builds the synthetic national data and submissions if they are absent, then checks every
-    submission. (Linkage, matching and the reports are added by later stages.)
+    Builds the synthetic national data and submissions if they are absent, writes the params of
+    the demo pilot (three months of requests, one under the minimum criteria and one withdrawn),
+    runs and publishes every month's reports, writes each month's bulletin, and prints where
+    everything is. Exits 1 if any request or bulletin failed.
     """
-    from jdl.synth import SynthConfig, synthesise
-    from jdl.validate import validate_upload
-    from jdl.window import DataWindow
+    import time
 
+    from jdl.bulletin import build_summary
+    from jdl.demo import MONTHS, write_demo_params
+    from jdl.runner import outcome_line, run_month
+    from jdl.synth import SynthConfig, synthesise
+
+    started = time.perf_counter()
     if not (national_dir / "manifest.json").exists() or not uploads_dir.is_dir():
         click.echo("building the synthetic national data and submissions ...")
         synthesise(national_dir, uploads_dir, national_dir.parent / "truth" / "programmes.json", SynthConfig())
-    window = DataWindow.from_national(national_dir)
-    uploads = sorted(p for p in uploads_dir.iterdir() if p.suffix.lower() in (".xlsx", ".csv"))
-    click.echo(f"checking {len(uploads)} submissions in {uploads_dir} (data window {window.start} to {window.end}):")
-    for path in uploads:
-        click.echo("  " + validate_upload(path, window=window).summary())
-    click.echo(f"national data: {national_dir}; submissions: {uploads_dir}; "
-               f"details of any submission: jdl validate PATH")
+    written = write_demo_params(params_root, uploads_dir=uploads_dir.as_posix())
+    click.echo(f"demo pilot: {len(written)} requests over {len(MONTHS)} months in {params_root}/")
+    failed = False
+    for month in MONTHS:
+        click.echo(f"{month}:")
+        month_run = run_month(params_root / month, outputs_dir=outputs_root, national_dir=national_dir,
+                              workers=workers)
+        for outcome in month_run.outcomes:
+            click.echo("  " + outcome_line(outcome, month_run))
+        failed |= bool(month_run.failed)
+        try:
+            summary = build_summary(month, params_root, outputs_root)
+            click.echo(f"  bulletin: {summary.with_suffix('.html')} and .pdf")
+        except Exception as error:  # one failing bulletin must not stop the other months
+            failed = True
+            click.echo(f"  bulletin failed: {type(error).__name__}", err=True)
+    click.echo(f"done in {time.perf_counter() - started:.0f} s. Reports: {outputs_root}/<month>/<id>/report.html "
+               f"and report.pdf (executed notebooks: report.ipynb); bulletins: {outputs_root}/<month>/summary.html")
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

@@ -32,6 +32,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter, WebPDFExporter
+from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Unicode, default
 
 from jdl.atomic import atomic_path
@@ -134,9 +135,24 @@ def find_chromium() -> str:
     )
 
 
+class DropScrapsPreprocessor(Preprocessor):
+    """Leaves out the outputs that only carry scrapbook scraps (``application/scrapbook.*``):
+    data for the bulletin, with nothing for a reader to see."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("data") and all(m.startswith("application/scrapbook.") for m in o["data"]))]
+        return cell, resources
+
+
 class ReportHTMLExporter(HTMLExporter):
     """nbconvert's HTML exporter with the report settings: the ``jdl_report`` template, code and
-    prompts hidden, images embedded."""
+    prompts hidden, images embedded, scrapbook scraps left out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.register_preprocessor(DropScrapsPreprocessor, enabled=True)
 
     @default("extra_template_basedirs")
     def _report_template_basedirs(self):

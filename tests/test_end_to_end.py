@@ -1,0 +1,203 @@
+"""End to end through the real notebooks: a month of demo requests on a small synthetic national
+dataset, executed by papermill (`jdl run`), published by nbconvert (HTML and PDF), summarised in
+the bulletin (`jdl summary`); then every file written under outputs/ is scanned for the personal
+data of the uploads used."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from jdl.cli import main
+from jdl.demo import DemoRequest, demo_params
+from jdl.requests import read_scraps
+from jdl.synth import SynthConfig, synthesise
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = "2014-01"
+REQUESTS = (
+    DemoRequest(MONTH, 1, "gateway-mentoring", "mentoring", "2013-10-14"),
+    DemoRequest(MONTH, 2, "open-door-arts", "arts", "2013-11-25"),
+    DemoRequest(MONTH, 3, "safe-harbour", "housing", "2013-12-02", status="withdrawn"),
+)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A project folder with a small national dataset, the demo uploads, one month of params,
+    and that month run, published and summarised through the command line."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("project")
+    synthesise(root / "data/national", root / "data/uploads", root / "data/truth/programmes.json",
+               SynthConfig(n_people=50_000))
+    for request in REQUESTS:
+        path = root / "params" / MONTH / f"{request.id}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(demo_params(request)))
+    runner = CliRunner()
+    run = runner.invoke(main, ["run", str(root / "params" / MONTH), "--outputs", str(root / "outputs"),
+                               "--national", str(root / "data/national"),
+                               "--notebook", str(ROOT / "notebooks/request_report.ipynb")])
+    summary = runner.invoke(main, ["summary", MONTH, "--params", str(root / "params"),
+                                   "--outputs", str(root / "outputs")])
+    return {"root": root, "run": run, "summary": summary, "out": root / "outputs" / MONTH}
+
+
+def report(project, number):
+    return project["out"] / f"{MONTH}-{number:03d}"
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_the_month_ran_and_every_report_was_published(project):
+    assert project["run"].exit_code == 0, project["run"].output
+    assert project["summary"].exit_code == 0, project["summary"].output
+    for number in (1, 2):
+        folder = report(project, number)
+        assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.ipynb", "report.pdf"]
+    assert not report(project, 3).exists()                      # withdrawn: listed, not run
+    run = json.loads((project["out"] / "run.json").read_text())
+    assert [(o["id"], o["status"]) for o in run["outcomes"]] == [
+        ("2014-01-001", "published"), ("2014-01-002", "not processed"), ("2014-01-003", "withdrawn")]
+
+
+def test_scraps_hold_the_numbers_the_package_computes(project):
+    from jdl.cohort import build_cohort, match_cohort
+    from jdl.compare import compare_measures
+    from jdl.national import NationalData
+    from jdl.validate import validate_upload
+    from jdl.window import DataWindow
+
+    root = project["root"]
+    scraps = read_scraps(report(project, 1) / "report.ipynb")
+    national = NationalData.open(root / "data/national")
+    validation = validate_upload(root / "data/uploads/gateway-mentoring.xlsx",
+                                 DataWindow.from_national(root / "data/national"))
+    result, data, flow = match_cohort(build_cohort(validation.participants, national, "custody"))
+    headline = compare_measures(data, result.weights)[0].comparison
+    assert scraps["status"] == "published"
+    assert scraps["organisation"] == "Northern Resettlement Trust"
+    assert scraps["n_treated"] == result.n_treated_matched
+    assert scraps["n_comparison"] == result.n_comparison_distinct
+    assert scraps["treated_rate"] == headline.treated_mean
+    assert scraps["comparison_rate"] == headline.comparison_mean
+    assert (scraps["lower"], scraps["upper"], scraps["p_value"]) == (headline.lower, headline.upper, headline.p_value)
+    assert sum(scraps["attrition"].values()) == scraps["n_submitted"] == len(validation.participants)
+    assert scraps["attrition"]["analysed"] == scraps["n_treated"]
+
+
+def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
+    scraps = read_scraps(report(project, 2) / "report.ipynb")
+    assert (scraps["status"], scraps["verdict"]) == ("not processed", "not processed")
+    assert scraps["reason"].startswith("fewer than 60 people were submitted (48)")
+    assert scraps["treated_rate"] is None and scraps["n_treated"] == 0
+    text = pdf_text(report(project, 2) / "report.pdf")
+    assert "could not be processed" in text
+    assert "at least 60 people to be submitted" in " ".join(text.split())
+    assert "What you can say" not in text and "All measures" not in text
+    assert re.search(r"analysed\s+0\s+Total\s+48", text)         # the attrition table, all 48 accounted for
+
+
+def test_published_report_shows_every_section_in_order_with_code_hidden(project):
+    folder = report(project, 1)
+    text = " ".join(pdf_text(folder / "report.pdf").split())
+    sections = ["Justice Data Lab analysis", "Summary", "What you can say", "What you cannot say",
+                "Measurements per 100 people", "What the intervals tell us", "Attrition", "All measures",
+                "The treatment group", "Annex A: match quality", "Annex B: the propensity model",
+                "Annex C: method notes", "Annex D: proven re-offending", "Annex E: caveats"]
+    positions = [text.find(s) for s in sections]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(sections, positions))
+    assert "For every 100 people who received the service" in text
+    html = (folder / "report.html").read_text()
+    for code in ("build_cohort(", "import pandas", "sb.glue", "match_cohort"):
+        assert code not in html and code not in text
+    assert html.count("data:image/png;base64") >= 5            # rates, attrition, love, overlap: embedded
+    pages = subprocess.run(["pdfinfo", str(folder / "report.pdf")], capture_output=True, text=True).stdout
+    assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) >= 6
+
+
+def test_executed_notebook_keeps_code_and_outputs_for_reviewers(project):
+    notebook = nbformat.read(report(project, 1) / "report.ipynb", as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert any("match_cohort" in c.source for c in code)
+    assert all(c.get("execution_count") for c in code)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in code)
+
+
+def test_the_bulletin_lists_the_month(project):
+    text = " ".join(pdf_text(project["out"] / "summary.pdf").split())
+    assert "Justice Data Lab statistics: January 2014" in text
+    assert "has received 3 requests" in text
+    assert "Gateway Mentoring run by Northern Resettlement Trust" in text
+    assert "Forest plot" in text
+
+
+def test_template_notebooks_are_committed_without_outputs():
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def personal_values(root: Path) -> set[str]:
+    """Every name, date of birth (in the forms a report could print), PNC id and prison number in
+    the uploads used, as the strings a leak would contain."""
+    from jdl.validate import validate_upload
+
+    values: set[str] = set()
+    for request in REQUESTS:
+        upload = root / demo_params(request)["upload"]
+        people = validate_upload(upload).participants
+        for column in ("surname", "forename", "pnc_id", "prison_number"):
+            values |= {str(v).strip() for v in people[column].dropna() if len(str(v).strip()) >= 4}
+        values |= {f"{f} {s}" for f, s in zip(people["forename"], people["surname"]) if pd.notna(f) and pd.notna(s)}
+        for born in pd.to_datetime(people["date_of_birth"].dropna()):
+            values |= {born.strftime("%Y-%m-%d"), born.strftime("%d/%m/%Y"), born.strftime("%-d %B %Y")}
+    return values
+
+
+def own_vocabulary() -> str:
+    """The words the project itself writes (package, notebooks): a name that is also one of these
+    words (a surname such as "Young" or "Ward") can appear in a report without coming from an upload."""
+    sources = [*(ROOT / "jdl").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb"),
+               *(ROOT / "jdl" / "templates").rglob("*")]
+    return "\n".join(p.read_text(errors="ignore") for p in sources if p.is_file())
+
+
+def output_texts(outputs: Path):
+    for path in sorted(p for p in outputs.rglob("*") if p.is_file()):
+        if path.suffix == ".pdf":
+            yield path, pdf_text(path)
+        elif path.suffix == ".ipynb":
+            # the notebook as written plus its scraps as read back
+            yield path, path.read_text() + json.dumps(read_scraps(path) if path.name == "report.ipynb" else {})
+        else:
+            yield path, path.read_text(errors="ignore")
+
+
+def test_no_output_holds_personal_data(project):
+    values = personal_values(project["root"])
+    assert len(values) > 1000
+    vocabulary = own_vocabulary()
+    checked = {v for v in values if not re.search(rf"\b{re.escape(v)}\b", vocabulary)}
+    assert len(checked) > 0.8 * len(values)
+    pattern = re.compile("|".join(rf"\b{re.escape(v)}\b" for v in sorted(checked, key=len, reverse=True)))
+    files = list(output_texts(project["root"] / "outputs"))
+    assert {p.suffix for p, _ in files} >= {".ipynb", ".html", ".pdf", ".json", ".log"}
+    # on failure, say where and how many, never what (the values are personal data)
+    leaks = {str(p.relative_to(project["root"])): len(pattern.findall(text)) for p, text in files
+             if pattern.search(text)}
+    assert leaks == {}
