@@ -69,8 +69,10 @@ def summary_paragraph(organisation: str, programme: str, headline, verdict: str,
         "inconclusive": ("The difference is not statistically significant: the result is inconclusive, "
                          "which does not mean the service had no effect"),
     }[verdict]
+    p_text = p_value(headline.p_value)
+    p_text = f"p {p_text[0]} {p_text[1:]}" if p_text.startswith("<") else f"p = {p_text}"
     return " ".join([opening, per_100_sentence(headline.treated_mean, headline.comparison_mean),
-                     interval_sentence(measure, headline), f"{result} (p = {p_value(headline.p_value)})."])
+                     interval_sentence(measure, headline), f"{result} ({p_text})."])
 
 
 def people_needed(n_submitted: int, n_analysed: int) -> int | None:

@@ -201,3 +201,24 @@ def test_no_output_holds_personal_data(project):
     leaks = {str(p.relative_to(project["root"])): len(pattern.findall(text)) for p, text in files
              if pattern.search(text)}
     assert leaks == {}
+
+
+def test_demo_runs_the_whole_pilot(project, tmp_path):
+    """`jdl demo` (the README's main command) on the module's small national data: every month's
+    reports and bulletin, the request under the minimum criteria and the withdrawn one included."""
+    from jdl.demo import DEMO_PILOT, MONTHS
+
+    root = project["root"]
+    result = CliRunner().invoke(main, ["demo", "--national", str(root / "data/national"),
+                                       "--uploads", str(root / "data/uploads"), "--params", str(tmp_path / "params"),
+                                       "--outputs", str(tmp_path / "outputs")])
+    assert result.exit_code == 0, result.output
+    for request in DEMO_PILOT:
+        folder = tmp_path / "outputs" / request.month / request.id
+        expected = [] if request.status == "withdrawn" else ["report.html", "report.ipynb", "report.pdf"]
+        assert sorted(p.name for p in folder.glob("*")) == expected
+    for month in MONTHS:
+        assert (tmp_path / "outputs" / month / "summary.pdf").stat().st_size > 0
+    last = read_scraps(tmp_path / "outputs" / "2014-02" / "2014-02-002" / "report.ipynb")
+    assert last["status"] == "not processed"
+    assert "bulletin:" in result.output and "done in" in result.output

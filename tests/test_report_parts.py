@@ -131,7 +131,7 @@ def test_summary_paragraph_for_a_reduction():
         "received the service, 26 committed a proven re-offence within a year, compared with 35 for every "
         "100 similar people who did not. The one-year proven re-offending rate of people who received the "
         "service was lower by between 2 and 14 percentage points than that of similar people who did not. "
-        "This is a statistically significant reduction in re-offending (p = <0.01).")
+        "This is a statistically significant reduction in re-offending (p < 0.01).")
 
 
 def test_summary_paragraph_for_an_inconclusive_result_never_says_no_effect_happened():

@@ -293,17 +293,3 @@ def test_synth_cli_writes_everything(tmp_path):
     # readable through DuckDB
     assert duckdb.connect().execute(f"select count(*) from '{tmp_path / 'n' / 'people.parquet'}'").fetchone()[0] == 20_000
 
-
-def test_demo_builds_data_when_absent_and_checks_every_submission(tmp_path):
-    from click.testing import CliRunner
-
-    from jdl.cli import main
-
-    national, uploads = tmp_path / "data" / "national", tmp_path / "data" / "uploads"
-    result = CliRunner().invoke(main, ["demo", "--national", str(national), "--uploads", str(uploads)])
-    assert result.exit_code == 0, result.output
-    assert (national / "manifest.json").exists() and (tmp_path / "data" / "truth" / "programmes.json").exists()
-    lines = [line.strip() for line in result.output.splitlines() if line.startswith("  ")]
-    assert len(lines) == len(PROGRAMMES)
-    assert sum(": OK - " in line for line in lines) == len(PROGRAMMES) - 1
-    assert any(line.startswith("open-door-arts.xlsx: NOT VALID") for line in lines)
