@@ -217,3 +217,25 @@ def summary(month: str, params_root: Path, outputs_root: Path, publish: bool) ->
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--baseline-rate", "baseline_rate", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              required=True, help="The comparison group's one-year re-offending rate, a proportion (0.36).")
+@click.option("--reduction", type=click.FloatRange(0, 1, min_open=True, max_open=True), required=True,
+              help="The reduction to detect, a proportion (0.05 is 5 percentage points).")
+@click.option("--ratio", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+              help="Comparison group size divided by treatment group size.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
+@click.option("--power", "power_", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.8,
+              show_default=True)
+def power(baseline_rate: float, reduction: float, ratio: float, alpha: float, power_: float) -> None:
+    """People needed in the treatment group to detect a REDUCTION in the re-offending rate from
+    BASELINE-RATE (two-sided test of two proportions, statsmodels' power tools)."""
+    from jdl.power import people_needed, power_sentence
+
+    try:
+        n = people_needed(baseline_rate, reduction, alpha=alpha, power=power_, ratio=ratio)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(power_sentence(baseline_rate, reduction, n, ratio=ratio, alpha=alpha, power=power_))
