@@ -8,7 +8,11 @@ from __future__ import annotations
 import math
 
 from jdl.attrition import MIN_ANALYSED, MIN_SUBMITTED
-from jdl.words import count, interval_sentence, p_value, per_100_sentence
+from jdl.words import count, interval_sentence, p_phrase, per_100_sentence
+
+# One-year proven re-offending of adults released from custody or starting court orders
+# (methodology section 9): the baseline for power planning when a request has no comparison pool.
+NATIONAL_ADULT_RATE = 0.36
 
 DEFINITION = (
     "Proven re-offending is any offence committed in a one-year follow-up period that receives a "
@@ -69,10 +73,8 @@ def summary_paragraph(organisation: str, programme: str, headline, verdict: str,
         "inconclusive": ("The difference is not statistically significant: the result is inconclusive, "
                          "which does not mean the service had no effect"),
     }[verdict]
-    p_text = p_value(headline.p_value)
-    p_text = f"p {p_text[0]} {p_text[1:]}" if p_text.startswith("<") else f"p = {p_text}"
     return " ".join([opening, per_100_sentence(headline.treated_mean, headline.comparison_mean),
-                     interval_sentence(measure, headline), f"{result} ({p_text})."])
+                     interval_sentence(measure, headline), f"{result} ({p_phrase(headline.p_value)})."])
 
 
 def people_needed(n_submitted: int, n_analysed: int) -> int | None:

@@ -81,6 +81,12 @@ def p_value(p) -> str:
     return "<0.01" if p < 0.005 else _fmt(p, 2)
 
 
+def p_phrase(p) -> str:
+    """A p-value for a sentence: "p = 0.04", or "p < 0.01" when it prints as "<0.01"."""
+    text = p_value(p)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
 _VALUE = {"rate": percent, "frequency": frequency, "days": days}
 _DIFFERENCE = {"rate": points, "frequency": frequency, "days": days}
 

@@ -95,6 +95,8 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
     assert (scraps["lower"], scraps["upper"], scraps["p_value"]) == (headline.lower, headline.upper, headline.p_value)
     assert sum(scraps["attrition"].values()) == scraps["n_submitted"] == len(validation.participants)
     assert scraps["attrition"]["analysed"] == scraps["n_treated"]
+    assert scraps["e_value"] >= 1 and scraps["e_value_bound"] >= 1
+    assert scraps["adjusted_difference"] is not None
 
 
 def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
@@ -106,6 +108,7 @@ def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
     assert "could not be processed" in text
     assert "at least 60 people to be submitted" in " ".join(text.split())
     assert "What you can say" not in text and "All measures" not in text
+    assert "To detect a fall in the one-year proven re-offending rate" in " ".join(text.split())
     assert re.search(r"analysed\s+0\s+Total\s+48", text)         # the attrition table, all 48 accounted for
 
 
@@ -115,10 +118,11 @@ def test_published_report_shows_every_section_in_order_with_code_hidden(project)
     sections = ["Justice Data Lab analysis", "Summary", "What you can say", "What you cannot say",
                 "Measurements per 100 people", "What the intervals tell us", "Attrition", "All measures",
                 "The treatment group", "Annex A: match quality", "Annex B: the propensity model",
-                "Annex C: method notes", "Annex D: proven re-offending", "Annex E: caveats"]
+                "Annex C: sensitivity", "Annex D: method notes", "Annex E: proven re-offending", "Annex F: caveats"]
     positions = [text.find(s) for s in sections]
     assert -1 not in positions and positions == sorted(positions), dict(zip(sections, positions))
     assert "For every 100 people who received the service" in text
+    assert "Regression-adjusted estimate" in text and "a hidden factor" in text
     html = (folder / "report.html").read_text()
     for code in ("build_cohort(", "import pandas", "sb.glue", "match_cohort"):
         assert code not in html and code not in text

@@ -259,3 +259,8 @@ def test_measure_table():
          "not reported: too few people (the treatment group has 12 re-offenders; at least 30 are needed)"],
     ], columns=table.columns)
     pd.testing.assert_frame_equal(table, expected)
+
+
+def test_p_phrase():
+    assert words.p_phrase(0.0449) == "p = 0.04"
+    assert words.p_phrase(0.001) == "p < 0.01"
