@@ -51,13 +51,16 @@ def published(organisation, programme, verdict, n_treated, n_comparison, treated
             "n_comparison_effective": n_comparison * 0.8, "treated_rate": treated, "comparison_rate": comparison,
             "difference": round(treated - comparison, 4), "lower": lower, "upper": upper, "p_value": p,
             "number_needed": 5200.0 if verdict == "inconclusive" else None,
+            "e_value": 1.8, "e_value_bound": 1.0 if verdict == "inconclusive" else 1.2,
+            "adjusted_difference": round(treated - comparison, 4) + 0.001,
             "attrition": {"submitted": n_treated + 40, "analysed": n_treated}}
 
 
 NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be analysed", "n_submitted": 48,
            "n_treated": 0, "n_comparison": 0, "n_comparison_effective": None, "treated_rate": None,
            "comparison_rate": None, "difference": None, "lower": None, "upper": None, "p_value": None,
-           "number_needed": None, "attrition": {"submitted": 48, "analysed": 0}}
+           "number_needed": None, "e_value": None, "e_value_bound": None, "adjusted_difference": None,
+           "attrition": {"submitted": 48, "analysed": 0}}
 
 # (month, id) -> the scraps its fake report glues (request_id, programme_type, date_received added)
 REPORTS = {
