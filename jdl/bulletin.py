@@ -38,12 +38,11 @@ import pandas as pd
 from jdl import words
 from jdl.measures import MEASURES
 from jdl.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, NOT_PROCESSED_VERDICT, PUBLISHED, RECEIVED,
-                          WITHDRAWN, ParamsError, load_month)
+                          REPORT_NOTEBOOK, RUN_JSON, WITHDRAWN, ParamsError, load_month, read_report)
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_TEMPLATE = PROJECT_ROOT / "notebooks" / "monthly_summary.ipynb"
-REPORT_NAME = "report.ipynb"
-RUN_NAME = "run.json"
 SUMMARY_NAME = "summary.ipynb"
 
 HEADLINE_MEASURE = next(m for m in MEASURES if m.column == "reoffended")
@@ -130,17 +129,6 @@ def read_run(path: str | Path) -> dict[str, dict]:
         return {}
 
 
-def _read_scraps(path: Path) -> tuple[dict, bool]:
-    """The scraps of an executed report (name -> value) and whether papermill marked it as stopped
-    by an exception."""
-    import scrapbook
-
-    notebook = scrapbook.read_notebook(str(path))
-    scraps = {name: scrap.data for name, scrap in notebook.scraps.items()}
-    stopped = bool(notebook.metadata.get("papermill", {}).get("exception"))
-    return scraps, stopped
-
-
 def _row(request, report: Path, outcome: dict | None) -> dict:
     row = dict.fromkeys(COLUMNS)
     row.update(month=request.month, id=request.id, organisation=request.organisation,
@@ -150,7 +138,7 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
     if not report.is_file():
         row["status"] = FAILED if outcome and outcome.get("status") == FAILED else IN_PROGRESS
         return row
-    scraps, stopped = _read_scraps(report)
+    scraps, stopped = read_report(report)
     status = scraps.get("status")
     if stopped or status not in (PUBLISHED, NOT_PROCESSED):
         row["status"] = FAILED
@@ -180,9 +168,9 @@ def collect(params_root: str | Path, outputs_root: str | Path, month: str) -> Bu
         raise ParamsError(f"{params_root / month}: no such params folder")
     rows = []
     for folder in (m for m in month_folders(params_root) if m <= month):
-        outcomes = read_run(outputs_root / folder / RUN_NAME)
+        outcomes = read_run(outputs_root / folder / RUN_JSON)
         for request in load_month(params_root / folder):
-            report = outputs_root / folder / request.id / REPORT_NAME
+            report = outputs_root / folder / request.id / REPORT_NOTEBOOK
             rows.append(_row(request, report, outcomes.get(request.id)))
     requests = pd.DataFrame(rows, columns=list(COLUMNS))
     for name in COUNT_COLUMNS:

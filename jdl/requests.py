@@ -44,6 +44,11 @@ PUBLISHED = "published"
 NOT_PROCESSED = "not processed"
 FAILED = "failed"
 
+# File names under outputs/<month>/: each request's executed report (outputs/<month>/<id>/) and
+# the month runner's record of what happened to each request.
+REPORT_NOTEBOOK = "report.ipynb"
+RUN_JSON = "run.json"
+
 # Verdicts glued by the report (jdl.words.VERDICTS plus "not processed").
 NOT_PROCESSED_VERDICT = "not processed"
 
@@ -78,16 +83,24 @@ SCRAPS = {
 }
 
 
-def read_scraps(notebook_path) -> dict:
+def read_report(notebook_path) -> tuple[dict, bool]:
     """The scraps of an executed report notebook as a dict over every name in :data:`SCRAPS`
-    (None for those not glued), with ``number_needed`` as a float (inf when unreachable)."""
+    (None for those not glued; ``number_needed`` as a float, inf when unreachable), and whether
+    papermill marked the notebook as stopped by an exception. Reads the notebook once."""
     import scrapbook
 
-    glued = {name: scrap.data for name, scrap in scrapbook.read_notebook(str(notebook_path)).scraps.items()}
+    notebook = scrapbook.read_notebook(str(notebook_path))
+    glued = {name: scrap.data for name, scrap in notebook.scraps.items()}
     scraps = {name: glued.get(name) for name in SCRAPS}
     if scraps["number_needed"] is not None:
         scraps["number_needed"] = float(scraps["number_needed"])
-    return scraps
+    stopped = bool(notebook.metadata.get("papermill", {}).get("exception"))
+    return scraps, stopped
+
+
+def read_scraps(notebook_path) -> dict:
+    """The scraps of an executed report notebook (see :func:`read_report`)."""
+    return read_report(notebook_path)[0]
 
 
 class ParamsError(ValueError):

@@ -68,7 +68,8 @@ from pathlib import Path
 import papermill
 
 from jdl.atomic import write_text_atomically
-from jdl.requests import FAILED, IN_PROGRESS, NOT_PROCESSED, PUBLISHED, WITHDRAWN, Request, load_month
+from jdl.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, PUBLISHED, REPORT_NOTEBOOK, RUN_JSON, WITHDRAWN,
+                          Request, load_month, read_scraps)
 
 DEFAULT_NOTEBOOK = Path("notebooks/request_report.ipynb")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -79,9 +80,7 @@ KERNEL_NAME = "python3"
 START_TIMEOUT = 60
 # Attempts when the kernel fails to start: the first and one retry.
 START_ATTEMPTS = 2
-REPORT_NOTEBOOK = "report.ipynb"
 FAILED_NOTEBOOK = "report.failed.ipynb"
-RUN_JSON = "run.json"
 RUN_LOG = "run.log"
 # Requests listed but never executed.
 NOT_RUN = (WITHDRAWN, IN_PROGRESS)
@@ -219,11 +218,9 @@ def describe_error(error: BaseException, cell_index: int | None = None, timeout:
 def _read_scraps(notebook_path: Path) -> tuple[str, str]:
     """The ``status`` and ``verdict`` scraps of an executed report. Raises :class:`ScrapError`
     (whose message names the scrap, never its value)."""
-    import scrapbook
-
-    scraps = scrapbook.read_notebook(str(notebook_path)).scraps.data_dict
+    scraps = read_scraps(notebook_path)
     for name in ("status", "verdict"):
-        if name not in scraps:
+        if scraps[name] is None:
             raise ScrapError(f"the report glued no '{name}' scrap")
     status, verdict = scraps["status"], scraps["verdict"]
     if status not in REPORT_STATUSES:
