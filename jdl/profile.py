@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from jdl.disclosure import TOTAL, suppress_series
+from jdl.disclosure import suppress_series
 from jdl.words import count
 
 AGE_BANDS = ((18, 20), (21, 24), (25, 29), (30, 39), (40, 49), (50, None))
@@ -57,10 +57,8 @@ def profile_table(treated: pd.DataFrame) -> pd.DataFrame:
     parts = []
     for column, title in CHARACTERISTICS:
         levels = _levels(treated, column)
-        counts = levels.value_counts(sort=column != "age_band")
-        if column == "age_band":
-            counts = counts.sort_index()
-        counts = counts[counts > 0] if column != "age_band" else counts
+        # age bands keep their order and their empty bands; other levels are those present, largest first
+        counts = levels.value_counts(sort=False).sort_index() if column == "age_band" else levels.value_counts()
         shown = suppress_series(counts.astype(int))
         parts.append(pd.DataFrame({"Characteristic": title, "Level": shown.index.astype(str), "People": shown.to_numpy()}))
     return pd.concat(parts, ignore_index=True).set_index(["Characteristic", "Level"])
@@ -77,6 +75,3 @@ def age_summary(treated: pd.DataFrame) -> str:
     span = present[0] if len(present) == 1 else f"{present[0]} to {present[-1]}"
     return (f"Ages at the index event ranged over the {span} band{'s' if len(present) > 1 else ''}; "
             f"the mean age was {count(treated['age'].mean())}.")
-
-
-__all__ = ["AGE_BANDS", "CHARACTERISTICS", "TOTAL", "age_band", "age_summary", "profile_table"]

@@ -116,12 +116,12 @@ def coverage_study(n_requests: int = 200, seed: int = 20140313, method: str = "r
         data = simulate_request(rng, effect, n_pool=n_pool, mean_treated=mean_treated)
         result = match(data, "treated", covariates, method=method, **match_options)
         weights = result.weights.to_numpy()
-        is_treated = (data["treated"].to_numpy() == 1) & (weights > 0)
-        is_comparison = (data["treated"].to_numpy() == 0) & (weights > 0)
+        treated = data["treated"].to_numpy() == 1
+        is_treated, is_comparison = treated & (weights > 0), ~treated & (weights > 0)
         y = data["reoffended"].to_numpy(dtype=float)
         comparison = welch_compare(y[is_treated], y[is_comparison], weights[is_comparison])
         se = (comparison.upper - comparison.difference) / stats.t.ppf(0.975, comparison.df)
-        naive = y[data["treated"].to_numpy() == 1].mean() - y[data["treated"].to_numpy() == 0].mean()
+        naive = y[treated].mean() - y[~treated].mean()
         rows.append({"effect": effect, "estimate": comparison.difference, "se": se,
                      "lower": comparison.lower, "upper": comparison.upper,
                      "covered": comparison.lower <= effect <= comparison.upper, "naive": naive,
