@@ -97,7 +97,8 @@ def finish_attrition(flow: pd.DataFrame, treated_weights: pd.Series) -> pd.DataF
 
 
 def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "treated") -> pd.Series:
-    """True for rows whose every categorical covariate takes a level that both groups hold.
+    """True for rows whose every categorical covariate (or 0/1 covariate) takes a level that both
+    groups hold.
 
     A level held only by the comparison pool (a region a regional programme never reaches) or only
     by the treated leaves its people outside common support: no propensity model can compare them.
@@ -115,21 +116,53 @@ def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "
 DEFAULT_EXACT = ("sex", "disposal_kind")
 
 
-def match_cohort(cohort: Cohort, covariates=None, exact=DEFAULT_EXACT, **match_options):
-    """Match the cohort's treatment group to its pool, and finish the attrition flow.
-
-    Categorical levels held by one group only are set aside first (:func:`shared_levels`);
-    covariates and exact-matching variables that do not vary are left out of the model. Returns
-    ``(result, data, flow)``: the :class:`jdl.matching.MatchResult`, the data it was fitted on, and
-    the flow with every submitted person in a bucket. ``match_options`` go to :func:`jdl.match`
-    (method, caliper, ratio, replace, ...).
+def match_data(data: pd.DataFrame, covariates=None, exact=DEFAULT_EXACT, **match_options):
+    """Match the treated rows of ``data`` (analysis data as in :attr:`Cohort.data`) to its
+    comparison rows: people with a level of a categorical or 0/1 covariate that one group only
+    holds are set aside first (:func:`shared_levels`), until none is left; covariates and
+    exact-matching variables that do not vary are left out of the model. Returns
+    ``(result, used)``: the :class:`jdl.matching.MatchResult` and the rows it was fitted on. ``match_options`` go to :func:`jdl.match` (method, caliper, ratio, replace, ...).
     """
     from jdl.matching import match
 
-    data = cohort.data[shared_levels(cohort.data, list(CATEGORICAL_COVARIATES))]
-    chosen = [c for c in (covariates or COVARIATES) if data[c].nunique() > 1]
-    exact = [c for c in (exact or ()) if data[c].nunique() > 1] or None
-    result = match(data, treatment="treated", covariates=chosen, exact=exact, **match_options)
+    wanted = list(covariates or COVARIATES)
+    levelled = [c for c in wanted if c in CATEGORICAL_COVARIATES or data[c].isin((0, 1)).all()]
+    used = data
+    while True:   # setting people aside can leave another level to one group: repeat until stable
+        keep = shared_levels(used, levelled)
+        if keep.all():
+            break
+        used = used[keep]
+    chosen = [c for c in wanted if used[c].nunique() > 1]
+    exact = [c for c in (exact or ()) if used[c].nunique() > 1] or None
+    return match(used, treatment="treated", covariates=chosen, exact=exact, **match_options), used
+
+
+def match_cohort(cohort: Cohort, covariates=None, exact=DEFAULT_EXACT, **match_options):
+    """Match the cohort's treatment group to its pool (:func:`match_data`), and finish the
+    attrition flow. Returns ``(result, data, flow)``: the :class:`jdl.matching.MatchResult`, the
+    data it was fitted on, and the flow with every submitted person in a bucket."""
+    result, data = match_data(cohort.data, covariates, exact, **match_options)
     treated_ids = cohort.data.index[cohort.data["treated"] == 1]
     weights = result.weights.reindex(treated_ids, fill_value=0.0)
     return result, data, finish_attrition(cohort.flow, weights)
+
+
+PARTICIPANT_ATTRIBUTES = ("completed", "referral_route", "delivery_location", "sub_group")
+
+
+def treated_attributes(flow: pd.DataFrame, participants: pd.DataFrame,
+                       columns=PARTICIPANT_ATTRIBUTES) -> pd.DataFrame:
+    """What the submitter told us about each treated person that the national data does not hold
+    (whether they completed the service, how they were referred, where they received it, the
+    submitter's sub-group label), indexed by index event (``event_id``) like :attr:`Cohort.data`.
+
+    ``flow``: the cohort's flow (index as submitted); ``participants``: the parsed upload rows
+    (same index). Only people who reached an index event are included; missing values stay
+    missing. Holds upload values: for aggregation only, never for display row by row.
+    """
+    reached = flow[flow["event_id"].notna()]
+    reached = reached[~reached["event_id"].duplicated()]
+    attributes = participants.reindex(columns=list(columns)).loc[reached.index]
+    attributes.index = pd.Index(reached["event_id"].astype("int64"), name="event_id")
+    return attributes

@@ -40,6 +40,13 @@ class Comparison:
     df: float
     alpha: float
 
+    @property
+    def standard_error(self) -> float:
+        """The Welch standard error of the difference: the interval's half-width over its t
+        quantile (0 when the interval has no width)."""
+        half = (self.upper - self.lower) / 2
+        return 0.0 if half == 0 else float(half / stats.t.ppf(1 - self.alpha / 2, self.df))
+
 
 def weighted_mean_variance(values: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, float]:
     """(mean, unbiased variance, effective size) of ``values`` under ``weights`` (None: equal).

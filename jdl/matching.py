@@ -291,7 +291,9 @@ def _newton_logit(design: np.ndarray, y: np.ndarray, names: list[str], scale: np
     point is the exact maximum; the Hessian only steers, so after the first (float64, checked for
     collinearity) it is computed in ``gram_dtype`` and, near the optimum, reused (chord steps).
     Converged when no coefficient moves by more than 1e-10 per unit of its column's range
-    (``scale``). Returns the coefficients and the number of iterations. Raises
+    (``scale``), or no unit's linear predictor moves by more than 1e-10 (with an uncentred column
+    such as the index year, the intercept can keep wobbling in its last digits while every fitted
+    score is settled). Returns the coefficients and the number of iterations. Raises
     PropensityModelError for collinear columns or no convergence.
     """
     eta = design @ beta
@@ -320,9 +322,10 @@ def _newton_logit(design: np.ndarray, y: np.ndarray, names: list[str], scale: np
             if loglike_trial >= loglike - 1e-12 * abs(loglike) or length < 1e-4:
                 break
             length /= 2
+        moved = np.max(np.abs(eta_trial - eta))
         beta, eta, loglike = trial, eta_trial, loglike_trial
         size = length * np.max(np.abs(step) * scale)
-        if size < _TOLERANCE:
+        if size < _TOLERANCE or moved < _TOLERANCE:
             return beta, iteration
         refresh = size > _CHORD_BELOW
     largest = np.argsort(-np.abs(beta * scale))[:3]
@@ -393,7 +396,12 @@ def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> Propensity
     y = treated.astype(float)
     scale = np.r_[1.0, (highs - lows)[1:]]
     start = _starting_values(design, y, treated, names, scale)
-    beta, iterations = _newton_logit(design, y, names, scale, start)
+    try:
+        beta, iterations = _newton_logit(design, y, names, scale, start)
+    except PropensityModelError:
+        # the float32 chord Hessian can stall when columns differ greatly in size (an index year
+        # beside 0/1 indicators, in a small sub-group); the float64 one does not
+        beta, iterations = _newton_logit(design, y, names, scale, start, gram_dtype=np.float64)
     linear = design @ beta
     propensity = expit(linear)
     try:

@@ -1,6 +1,11 @@
 """The treatment group's profile for the report (methodology section 8): sex, age (bands and
-mean), ethnicity, UK national, region, index offence and disposal, each a count table that has
-passed disclosure control (:func:`jdl.disclosure.suppress_series`) before anything is shown.
+mean), ethnicity, UK national, region, index offence and disposal, and from the upload the referral
+routes and delivery locations; each a count table that has passed disclosure control
+(:func:`jdl.disclosure.suppress_series`) before anything is shown.
+
+Delivery locations and sub-group labels are the submitter's free text: a label held by fewer than 5
+people is shown only inside "Other ... (each fewer than 5 people)", so a rare label (which could name
+a place or a person) is never published beside a small count.
 
 Age is given as counts by band, the band range and the mean age to the nearest year; single ages
 (the youngest and oldest person) are not published, since one person's age is not an aggregate.
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from jdl.disclosure import suppress_series
+from jdl.disclosure import THRESHOLD, suppress_series
 from jdl.words import count
 
 AGE_BANDS = ((18, 20), (21, 24), (25, 29), (30, 39), (40, 49), (50, None))
@@ -26,6 +31,14 @@ CHARACTERISTICS = (
     ("index_offence_group", "Index offence"),
     ("disposal", "Disposal"),
 )
+UPLOAD_CHARACTERISTICS = (
+    ("referral_route", "Referral route"),
+    ("delivery_location", "Delivery location"),
+)
+NOT_GIVEN = "Not given"
+OTHER = {"delivery_location": "Other locations (each fewer than 5 people)",
+         "sub_group": "Other labels (each fewer than 5 people)"}
+COMPLETED_LABELS = {"yes": "Completed", "no": "Did not complete"}
 
 
 def age_band(age: pd.Series) -> pd.Series:
@@ -35,10 +48,29 @@ def age_band(age: pd.Series) -> pd.Series:
     return pd.cut(age, bins=edges, right=False, labels=labels)
 
 
-def _levels(treated: pd.DataFrame, column: str) -> pd.Series:
+def group_rare(labels: pd.Series, other: str, threshold: int = THRESHOLD) -> pd.Series:
+    """``labels`` with every label held by fewer than ``threshold`` people replaced by ``other``
+    (missing values and the :data:`NOT_GIVEN` label are left as they are)."""
+    held = labels.map(labels.value_counts())
+    rare = (held < threshold) & labels.notna() & (labels != NOT_GIVEN)
+    return labels.where(~rare, other)
+
+
+def levels(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The published label of each person's ``column``: the covariates of
+    :data:`CHARACTERISTICS` (age as its band) and the upload's ``completed``, ``referral_route``,
+    ``delivery_location`` and ``sub_group`` (missing: "Not given"; the free-text ones with rare
+    labels grouped, see :func:`group_rare`)."""
+    if column in OTHER:
+        return group_rare(frame[column].fillna(NOT_GIVEN).astype(str), OTHER[column])
+    if column == "completed":
+        return frame[column].map(COMPLETED_LABELS).fillna(NOT_GIVEN)
+    if column == "referral_route":
+        values = frame[column].fillna(NOT_GIVEN).astype(str)
+        return values.str.slice(0, 1).str.upper() + values.str.slice(1)
     if column == "age_band":
-        return age_band(treated["age"])
-    values = treated[column]
+        return age_band(frame["age"])
+    values = frame[column]
     if column == "sex":
         return values.map(SEX_LABELS).fillna("Not recorded")
     if column == "uk_national":
@@ -48,19 +80,26 @@ def _levels(treated: pd.DataFrame, column: str) -> pd.Series:
     return values.astype(str).str.slice(0, 1).str.upper() + values.astype(str).str.slice(1)
 
 
+def level_counts(labels: pd.Series, column: str) -> pd.Series:
+    """People per label: age bands keep their order and their empty bands; other labels are those
+    present, largest first."""
+    counts = labels.value_counts(sort=False).sort_index() if column == "age_band" else labels.value_counts()
+    return counts.astype(int)
+
+
 def profile_table(treated: pd.DataFrame) -> pd.DataFrame:
     """The profile of ``treated`` (one row per analysed treatment-group person, with the covariate
     columns ``sex``, ``age``, ``ethnicity_group``, ``uk_national``, ``region``,
-    ``index_offence_group``, ``disposal``) as a table of strings indexed by (characteristic,
-    level) with one column "People": each characteristic's counts after disclosure control, its
-    "Total" row last. Age bands keep their order; other levels are in descending count order."""
+    ``index_offence_group``, ``disposal``, and when present the upload's ``referral_route`` and
+    ``delivery_location``) as a table of strings indexed by (characteristic, level) with one column
+    "People": each characteristic's counts after disclosure control, its "Total" row last. Age
+    bands keep their order; other levels are in descending count order."""
     parts = []
-    for column, title in CHARACTERISTICS:
-        levels = _levels(treated, column)
-        # age bands keep their order and their empty bands; other levels are those present, largest first
-        counts = levels.value_counts(sort=False).sort_index() if column == "age_band" else levels.value_counts()
-        shown = suppress_series(counts.astype(int))
-        parts.append(pd.DataFrame({"Characteristic": title, "Level": shown.index.astype(str), "People": shown.to_numpy()}))
+    present = [c for c in UPLOAD_CHARACTERISTICS if c[0] in treated.columns]
+    for column, title in CHARACTERISTICS + tuple(present):
+        shown = suppress_series(level_counts(levels(treated, column), column))
+        parts.append(pd.DataFrame({"Characteristic": title, "Level": shown.index.astype(str),
+                                   "People": shown.to_numpy()}))
     return pd.concat(parts, ignore_index=True).set_index(["Characteristic", "Level"])
 
 

@@ -34,6 +34,12 @@ METHOD_NOTES = (
     "disposal, and the comparison group is weighted accordingly.",
     "Each measure is compared with Welch's t-test, using the comparison group's weighted variance "
     "and effective size; a difference is called statistically significant when p is 0.05 or less.",
+    "Sub-analyses match each sub-group afresh (for sex, age band and ethnicity, against comparison "
+    "people of the same sex, band or group), with the same model and rules; a sub-group is analysed "
+    "only when it has at least 30 people, at least 30 of them find a match, and the main match has "
+    "no covariate over 10% after matching.",
+    "The match controlled for region adds exact matching on region to the national match, so each "
+    "person is compared only with similar people from the same region.",
     "Rates and their intervals are rounded to whole percentage points, frequencies to two decimals, "
     "days to whole days and p-values to two decimals. Counts below 5 in tables of people are shown "
     "as \"<5\", and further counts are hidden where needed so the hidden ones cannot be worked out "
@@ -48,6 +54,9 @@ CAVEATS = (
     "the service; it may not apply to everyone who takes part in future.",
     "An inconclusive result does not mean the service had no effect: the group may be too small "
     "to detect the effect it had.",
+    "Sub-group results rest on fewer people than the headline, so they are less certain; and "
+    "among many sub-groups one may show a significant difference by chance alone. Read them as "
+    "pointers, not findings.",
     "Proven re-offending counts only offences that lead to a conviction or caution; it is not all "
     "offending.",
 )

@@ -75,11 +75,16 @@ SCRAPS = {
     "lower": "95% interval lower bound of the difference (float or None)",
     "upper": "95% interval upper bound of the difference (float or None)",
     "p_value": "Welch two-sided p-value (float or None)",
+    "standard_error": "Welch standard error of the difference (float or None)",
     "number_needed": "treatment group size needed when inconclusive (float, may be inf, or None)",
     "e_value": "E-value of the headline risk ratio (float or None)",
     "e_value_bound": "E-value of its interval bound nearest 1; 1 when the interval includes 1 (float or None)",
     "adjusted_difference": "regression-adjusted (doubly robust) rate difference on the matched sample (float or None)",
     "attrition": "people per attrition bucket in the methodology's order (dict str -> int)",
+    "controlled_for_region": "the match with exact matching on region beside the national one (dict; see "
+                             "jdl.subgroups.RegionAnalysis.scrap), or None when not processed",
+    "subgroups": "the sub-analyses, one dict per sub-group, run or not and why (list; see "
+                 "jdl.subgroups.SubgroupResult.scrap), or None when not processed",
 }
 
 

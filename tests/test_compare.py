@@ -29,6 +29,9 @@ def test_unweighted_agrees_with_scipy_and_statsmodels():
     assert result.difference == pytest.approx(treated.mean() - comparison.mean())
     assert (result.n_treated, result.n_comparison) == (240, pytest.approx(3_000))
     assert result.significant == (scipy_test.pvalue <= 0.05)
+    se = math.sqrt(treated.var(ddof=1) / 240 + comparison.var(ddof=1) / 3_000)
+    assert result.standard_error == pytest.approx(se, rel=1e-12)
+    assert result.standard_error == pytest.approx(compare.std_meandiff_separatevar, rel=1e-12)
 
 
 def test_weighted_hand_worked():

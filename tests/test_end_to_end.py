@@ -73,7 +73,8 @@ def test_the_month_ran_and_every_report_was_published(project):
 
 
 def test_scraps_hold_the_numbers_the_package_computes(project):
-    from jdl.cohort import build_cohort, match_cohort
+    from jdl import subgroups
+    from jdl.cohort import build_cohort, match_cohort, treated_attributes
     from jdl.compare import compare_measures
     from jdl.national import NationalData
     from jdl.validate import validate_upload
@@ -84,7 +85,8 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
     national = NationalData.open(root / "data/national")
     validation = validate_upload(root / "data/uploads/gateway-mentoring.xlsx",
                                  DataWindow.from_national(root / "data/national"))
-    result, data, flow = match_cohort(build_cohort(validation.participants, national, "custody"))
+    cohort = build_cohort(validation.participants, national, "custody")
+    result, data, flow = match_cohort(cohort)
     headline = compare_measures(data, result.weights)[0].comparison
     assert scraps["status"] == "published"
     assert scraps["organisation"] == "Northern Resettlement Trust"
@@ -97,6 +99,14 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
     assert scraps["attrition"]["analysed"] == scraps["n_treated"]
     assert scraps["e_value"] >= 1 and scraps["e_value_bound"] >= 1
     assert scraps["adjusted_difference"] is not None
+    assert scraps["standard_error"] == headline.standard_error
+    region = subgroups.controlled_for_region(cohort.data)
+    assert scraps["controlled_for_region"] == region.scrap()
+    analysed = data.index[(data["treated"] == 1) & (result.weights > 0)]
+    expected = subgroups.subgroup_analyses(cohort.data, analysed, treated_attributes(flow, validation.participants),
+                                           result.balance().poor)
+    assert scraps["subgroups"] == [r.scrap() for r in expected]
+    assert any(s["status"] == "run" for s in scraps["subgroups"])
 
 
 def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
@@ -109,7 +119,10 @@ def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
     assert "at least 60 people to be submitted" in " ".join(text.split())
     assert "What you can say" not in text and "All measures" not in text
     assert "To detect a fall in the one-year proven re-offending rate" in " ".join(text.split())
-    assert re.search(r"analysed\s+0\s+Total\s+48", text)         # the attrition table, all 48 accounted for
+    # the attrition table, after disclosure control, with all 48 accounted for
+    from jdl.disclosure import suppress_series
+    shown = suppress_series(pd.Series(scraps["attrition"]))
+    assert re.search(rf"analysed\s+{re.escape(shown['analysed'])}\s+Total\s+48", text)
 
 
 def test_published_report_shows_every_section_in_order_with_code_hidden(project):
@@ -117,7 +130,8 @@ def test_published_report_shows_every_section_in_order_with_code_hidden(project)
     text = " ".join(pdf_text(folder / "report.pdf").split())
     sections = ["Justice Data Lab analysis", "Summary", "What you can say", "What you cannot say",
                 "Measurements per 100 people", "What the intervals tell us", "Attrition", "All measures",
-                "The treatment group", "Annex A: match quality", "Annex B: the propensity model",
+                "The treatment group", "Referral route", "Delivery location", "Sub-analyses",
+                "Controlled for region", "Annex A: match quality", "Balance of the match controlled for region", "Annex B: the propensity model",
                 "Annex C: sensitivity", "Annex D: method notes", "Annex E: proven re-offending", "Annex F: caveats"]
     positions = [text.find(s) for s in sections]
     assert -1 not in positions and positions == sorted(positions), dict(zip(sections, positions))
@@ -145,6 +159,9 @@ def test_the_bulletin_lists_the_month(project):
     assert "has received 3 requests" in text
     assert "Gateway Mentoring run by Northern Resettlement Trust" in text
     assert "Forest plot" in text
+    library = text.find("Evidence library by programme type")
+    assert text.find("Forest plot") < library < text.find("Running tally")
+    assert "Mentoring: one result: not pooled" in text and "These figures are descriptive" in text
 
 
 def test_template_notebooks_are_committed_without_outputs():
@@ -225,4 +242,14 @@ def test_demo_runs_the_whole_pilot(project, tmp_path):
         assert (tmp_path / "outputs" / month / "summary.pdf").stat().st_size > 0
     last = read_scraps(tmp_path / "outputs" / "2014-02" / "2014-02-002" / "report.ipynb")
     assert last["status"] == "not processed"
+    # by March two programme types hold two published results each: the library pools them
+    march = " ".join(pdf_text(tmp_path / "outputs" / "2014-03" / "summary.pdf").split())
+    assert "Mentoring and support: 2 results pooled" in march
+    assert "Education and employment: 2 results pooled" in march
+    for request in DEMO_PILOT:
+        report_path = tmp_path / "outputs" / request.month / request.id / "report.ipynb"
+        if request.status != "withdrawn" and read_scraps(report_path)["status"] == "published":
+            scraps = read_scraps(report_path)
+            assert scraps["standard_error"] > 0 and scraps["controlled_for_region"]["status"]
+            assert scraps["subgroups"], request.slug
     assert "bulletin:" in result.output and "done in" in result.output
