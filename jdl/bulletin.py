@@ -5,8 +5,12 @@ published ones, the headline result its executed report glued.
 person-level table: only the aggregates in :data:`jdl.requests.SCRAPS`) into a :class:`Bulletin`;
 :func:`results_table` and :func:`forest_plot` turn it into the bulletin's table and chart; the
 :class:`Bulletin` itself gives the counts, the tally, the headline paragraph and this month's
-findings in words. ``notebooks/monthly_summary.ipynb`` shows them; :func:`build_summary` executes it
-with papermill and publishes it.
+findings in words. The evidence library (:func:`evidence_library`, :func:`pooled_by_type`,
+:func:`pooled_table`, :func:`library_sentences`, :func:`library_notes`, :func:`library_forest_plot`)
+groups the published results by programme type and, for each type with at least two results that
+have a standard error, gives a descriptive random-effects (DerSimonian-Laird) pooled difference.
+``notebooks/monthly_summary.ipynb`` shows them; :func:`build_summary` executes it with papermill and
+publishes it.
 
 Where a request's status comes from, for every params file in a month folder up to and including
 the bulletin's month (month folders sort as text, e.g. ``2014-03``):
@@ -27,12 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import textwrap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from jdl import words
@@ -50,11 +56,14 @@ REDUCTION, INCREASE, INCONCLUSIVE = words.VERDICTS
 
 # The columns of Bulletin.requests, in order.
 COLUMNS = ("month", "id", "organisation", "programme", "programme_type", "status", "verdict", "n_treated",
-           "n_comparison", "treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value")
+           "n_comparison", "treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value",
+           "standard_error")
 COUNT_COLUMNS = ("n_treated", "n_comparison")
 NUMBER_COLUMNS = ("treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value")
 # The scraps a published report must hold for the bulletin to show its result.
 PUBLISHED_SCRAPS = ("verdict", *COUNT_COLUMNS, *NUMBER_COLUMNS)
+# Scraps a published report may lack (reports made before the scrap existed): NaN when missing.
+OPTIONAL_NUMBER_COLUMNS = ("standard_error",)
 
 # Statuses in the order the bulletin lists them (failed is shown only when there are some).
 COUNT_ORDER = (RECEIVED, PUBLISHED, NOT_PROCESSED, WITHDRAWN, FAILED, IN_PROGRESS)
@@ -153,6 +162,7 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
     if scraps["verdict"] not in words.VERDICTS:
         raise ValueError(f"{report}: published with an unknown verdict {scraps['verdict']!r}")
     row.update({name: scraps[name] for name in PUBLISHED_SCRAPS})
+    row.update({name: scraps.get(name) for name in OPTIONAL_NUMBER_COLUMNS})
     return row
 
 
@@ -175,7 +185,7 @@ def collect(params_root: str | Path, outputs_root: str | Path, month: str) -> Bu
     requests = pd.DataFrame(rows, columns=list(COLUMNS))
     for name in COUNT_COLUMNS:
         requests[name] = requests[name].astype("Int64")
-    for name in NUMBER_COLUMNS:
+    for name in (*NUMBER_COLUMNS, *OPTIONAL_NUMBER_COLUMNS):
         requests[name] = requests[name].astype("float64")
     return Bulletin(month=month, requests=requests)
 
@@ -200,7 +210,8 @@ def _label(organisation: str, programme: str) -> str:
 class Bulletin:
     """The bulletin of ``month`` (a month folder name, e.g. "2014-03"): ``requests`` holds one row
     per request to date with the columns :data:`COLUMNS` (rates, differences, bounds as
-    proportions; NaN/<NA> where a request has no result), sorted by month and id."""
+    proportions; NaN/<NA> where a request has no result; ``standard_error`` also NaN for a published
+    report made before that scrap existed), sorted by month and id."""
 
     month: str
     requests: pd.DataFrame
@@ -400,11 +411,57 @@ def results_table(bulletin: Bulletin) -> pd.DataFrame:
 def forest_labels(bulletin: Bulletin) -> list[str]:
     """The forest plot's row labels, "organisation: programme", one per published result in month
     and id order; a label used twice gets its month in brackets."""
-    published = bulletin.published_requests
-    labels = [f"{r['organisation']}: {r['programme']}" for _, r in published.iterrows()]
+    return _labels_with_months(bulletin.published_requests)
+
+
+def _labels_with_months(rows: pd.DataFrame) -> list[str]:
+    """"organisation: programme" for each of ``rows`` (rows of :attr:`Bulletin.requests`); a label
+    used twice gets its month in brackets."""
+    labels = [f"{r['organisation']}: {r['programme']}" for _, r in rows.iterrows()]
     repeated = {label for label in labels if labels.count(label) > 1}
     return [f"{label} ({month_label(month)})" if label in repeated else label
-            for label, month in zip(labels, published["month"])]
+            for label, month in zip(labels, rows["month"])]
+
+
+def _forest_axes(n: int):
+    """A forest plot's figure and axes for ``n`` rows, with the vertical line at zero."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, max(2.5, 1.6 + 0.36 * n)), layout="constrained")
+    axes = figure.subplots()
+    axes.axvline(0, color="0.3", linewidth=1, zorder=1)
+    return figure, axes
+
+
+def _plot_results(axes, results: pd.DataFrame, rows, palette) -> None:
+    """Each of ``results`` (rows of :attr:`Bulletin.requests`) as its difference with its 95%
+    interval in percentage points at height ``rows``, in its verdict's marker and colour."""
+    rows = np.asarray(rows)
+    for verdict, (legend, marker, colour) in FOREST_STYLE.items():
+        chosen = (results["verdict"] == verdict).to_numpy()
+        if not chosen.any():
+            continue
+        centre = results["difference"].to_numpy()[chosen] * 100
+        error = [centre - results["lower"].to_numpy()[chosen] * 100, results["upper"].to_numpy()[chosen] * 100 - centre]
+        axes.errorbar(centre, rows[chosen], xerr=error, fmt=marker, color=palette[colour], ecolor=palette[colour],
+                      elinewidth=1.5, capsize=3, markersize=7, label=legend, zorder=2)
+
+
+def _label_rows(axes, labels: list[str]) -> None:
+    """Row labels (wrapped), rows top to bottom, the x axis's title and grid."""
+    n = len(labels)
+    axes.set_yticks(range(n), [textwrap.fill(label, LABEL_WIDTH) for label in labels], fontsize=9,
+                    multialignment="right")
+    axes.set_ylim(n - 0.5, -0.5) if n else axes.set_ylim(0.5, -0.5)
+    axes.set_xlabel("Difference in re-offending rate (percentage points)\n"
+                    "treatment minus comparison, with 95% interval")
+    axes.grid(axis="x", color="0.9", zorder=0)
+    axes.set_axisbelow(True)
+
+
+def _no_results(axes) -> None:
+    axes.set_xlim(-10, 10)
+    axes.text(0.5, 0.5, "No results published yet", transform=axes.transAxes, ha="center", va="center")
 
 
 def forest_plot(bulletin: Bulletin):
@@ -415,36 +472,367 @@ def forest_plot(bulletin: Bulletin):
     with a legend. Returns a :class:`matplotlib.figure.Figure` (not saved, not registered with
     pyplot)."""
     import seaborn as sns
-    from matplotlib.figure import Figure
 
     published = bulletin.published_requests.reset_index(drop=True)
     labels = forest_labels(bulletin)
     n = len(published)
-    figure = Figure(figsize=(8, max(2.5, 1.6 + 0.36 * n)), layout="constrained")
-    axes = figure.subplots()
-    palette = sns.color_palette("colorblind", 10)
-    axes.axvline(0, color="0.3", linewidth=1, zorder=1)
-    for verdict, (legend, marker, colour) in FOREST_STYLE.items():
-        rows = published[published["verdict"] == verdict]
-        if rows.empty:
-            continue
-        centre = rows["difference"].to_numpy() * 100
-        error = [centre - rows["lower"].to_numpy() * 100, rows["upper"].to_numpy() * 100 - centre]
-        axes.errorbar(centre, rows.index.to_numpy(), xerr=error, fmt=marker, color=palette[colour],
-                      ecolor=palette[colour], elinewidth=1.5, capsize=3, markersize=7, label=legend, zorder=2)
-    axes.set_yticks(range(n), [textwrap.fill(label, LABEL_WIDTH) for label in labels], fontsize=9,
-                    multialignment="right")
-    axes.set_ylim(n - 0.5, -0.5) if n else axes.set_ylim(0.5, -0.5)
-    axes.set_xlabel("Difference in re-offending rate (percentage points)\n"
-                    "treatment minus comparison, with 95% interval")
-    axes.grid(axis="x", color="0.9", zorder=0)
-    axes.set_axisbelow(True)
+    figure, axes = _forest_axes(n)
+    _plot_results(axes, published, np.arange(n), sns.color_palette("colorblind", 10))
+    _label_rows(axes, labels)
     if n:
         figure.legend(*axes.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
     else:
-        axes.set_xlim(-10, 10)
-        axes.text(0.5, 0.5, "No results published yet", transform=axes.transAxes, ha="center", va="center")
+        _no_results(axes)
     axes.set_title(f"Published results to {month_label(bulletin.month)}", loc="left")
+    return figure
+
+
+# ---------------------------------------------------------------- the evidence library
+
+# The programme type jdl.requests gives a request whose params file names none: such results are
+# listed under it but never pooled (they share no type).
+UNTYPED = "other"
+# The between-programme variance estimator passed to statsmodels' combine_effects: DerSimonian-Laird.
+METHOD_RE = "dl"
+
+# What became of each published result in the library (the "pooling" column of library_results).
+POOLED = "pooled"
+ONE_RESULT = "one result: not pooled"
+ONLY_ONE_WITH_ERROR = "the only result of its type with a standard error: not pooled"
+NO_STANDARD_ERROR = "no standard error: not pooled"
+NO_TYPE = "no programme type given: not pooled"
+
+LIBRARY_COLUMNS = ("Programme type", "Organisation", "Programme", "People", "Difference (percentage points)",
+                   "95% interval", "Verdict", "Pooled")
+# "Spread (tau)": the square root of tau², the between-programme variance, in percentage points.
+POOLED_COLUMNS = ("Programme type", "Results", "Pooled", "People pooled", "Pooled difference (percentage points)",
+                  "95% interval", "Spread (tau)", "I²", "Note")
+
+LIBRARY_INTRO = (
+    "The published results grouped by the type of programme, as each organisation's request gave it. "
+    "For each type with at least two published results, a pooled difference in the one-year proven "
+    "re-offending rate summarises them. These figures are descriptive. A pooled figure summarises different "
+    "programmes, run by different organisations for different people, each compared with its own matched "
+    "comparison group: it describes the evidence published so far and is not a finding that a type of "
+    "programme works, or that it does not.")
+POOLED_INTRO = (
+    "For each programme type: the results published and pooled, the people in the pooled results' treatment "
+    "groups, the pooled difference (treatment minus comparison) with its 95% interval in percentage points, "
+    "the spread between programmes (tau, the square root of the between-programme variance tau², in "
+    "percentage points) and I² (the share of the variation between the results beyond chance).")
+FEW_RESULTS_NOTE = (
+    "A random-effects estimate from few results is very uncertain: with two or three results the variation "
+    "between programmes is estimated poorly, and the 95% interval of a pooled figure may well be too narrow. "
+    "A pooled figure can change a lot when the next result of its type is published.")
+METHOD_NOTE = (
+    "Method: DerSimonian-Laird random effects (statsmodels' combine_effects with method_re=\"dl\"), the "
+    "standard one-step estimator, which has a closed form, so every pooled figure can be checked by hand. Each "
+    "result's difference (treatment minus comparison) is weighted by one over the sum of its own variance (its "
+    "Welch standard error squared) and tau², the variance of the true differences between programmes of the "
+    "type. When the estimate of tau² is negative it is set to zero (statsmodels leaves it negative) and the "
+    "pooled figure is then the inverse-variance (fixed-effect) average. The 95% interval uses the normal "
+    "distribution. I² is (Q - (k - 1)) / Q, set to zero when negative, where Q is Cochran's heterogeneity "
+    "statistic and k the number of results pooled.")
+TYPES_NOTE = (
+    "Programme types are those the requests gave. Results whose request gave no type (\"other\") are listed "
+    "but never pooled, since those programmes share nothing but the lack of a type.")
+
+
+def _type_order(programme_type: str) -> tuple:
+    """Sort key of the library's types: alphabetical (ignoring case), "other" last."""
+    return programme_type == UNTYPED, programme_type.casefold(), programme_type
+
+
+def _type_label(programme_type: str) -> str:
+    """A programme type as a heading: its first letter in capitals ("Mentoring and support")."""
+    return programme_type[:1].upper() + programme_type[1:]
+
+
+def _usable_error(standard_error) -> bool:
+    return bool(pd.notna(standard_error) and np.isfinite(standard_error) and standard_error > 0)
+
+
+def library_results(bulletin: Bulletin) -> pd.DataFrame:
+    """The published results to date (rows of :attr:`Bulletin.requests`, numbers as proportions)
+    in library order (programme type alphabetically, "other" last; then month and id), with a
+    column ``pooling`` saying what became of each: :data:`POOLED` when its type has at least two
+    results with a standard error (a positive, finite ``standard_error``), :data:`ONE_RESULT` for a
+    type's only result, :data:`NO_STANDARD_ERROR` for a result without one (a report made before the
+    scrap existed), :data:`ONLY_ONE_WITH_ERROR` for the one result with a standard error of a type
+    whose others have none, and :data:`NO_TYPE` for every result of type "other"."""
+    published = bulletin.published_requests.copy()
+    published["programme_type"] = published["programme_type"].fillna(UNTYPED)
+    order = sorted(range(len(published)), key=lambda i: (_type_order(published["programme_type"].iloc[i]),
+                                                         published["month"].iloc[i], published["id"].iloc[i]))
+    published = published.iloc[order].reset_index(drop=True)
+    pooling = []
+    for _, row in published.iterrows():
+        same_type = published[published["programme_type"] == row["programme_type"]]
+        with_error = int(same_type["standard_error"].map(_usable_error).sum())
+        if row["programme_type"] == UNTYPED:
+            pooling.append(NO_TYPE)
+        elif not _usable_error(row["standard_error"]):
+            pooling.append(NO_STANDARD_ERROR)
+        elif with_error >= 2:
+            pooling.append(POOLED)
+        else:
+            pooling.append(ONE_RESULT if len(same_type) == 1 else ONLY_ONE_WITH_ERROR)
+    published["pooling"] = pd.Series(pooling, index=published.index, dtype="object")
+    return published
+
+
+@dataclass(frozen=True)
+class PooledEstimate:
+    """A random-effects pooled rate difference (proportions): ``k`` results pooled, the pooled
+    ``difference`` with its 95% interval (``lower``, ``upper``) and ``standard_error``, the
+    between-programme variance ``tau2`` (squared proportions; 0 when its estimate is not positive),
+    ``i2`` (a proportion: the share of the variation between results beyond chance; 0 when Q is
+    below k - 1) and Cochran's ``q``."""
+
+    k: int
+    difference: float
+    lower: float
+    upper: float
+    standard_error: float
+    tau2: float
+    i2: float
+    q: float
+
+
+def pool(differences, standard_errors, alpha: float = 0.05) -> PooledEstimate:
+    """Pool rate differences (proportions) with their standard errors by DerSimonian-Laird random
+    effects (statsmodels' ``combine_effects(effect, variance, method_re="dl")``, variance the standard
+    error squared, normal-distribution interval at level 1 - ``alpha``).
+
+    statsmodels does not truncate the DerSimonian-Laird tau² at zero; here a negative (or zero)
+    estimate gives tau² = 0, and the pooled difference and interval are then the fixed-effect
+    (inverse-variance) ones from the same fit, which is what the random-effects formulas give with
+    tau² = 0. Raises ValueError for fewer than two results or a standard error that is not positive
+    and finite."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    effect = np.asarray(differences, dtype="float64")
+    error = np.asarray(standard_errors, dtype="float64")
+    if effect.ndim != 1 or effect.shape != error.shape or len(effect) < 2:
+        raise ValueError("pooling needs at least two differences, each with its standard error")
+    if not (np.isfinite(effect).all() and np.isfinite(error).all() and (error > 0).all()):
+        raise ValueError("every difference must be finite and every standard error positive and finite")
+    # a negative tau² makes statsmodels take square roots of negative numbers (and divide by Q): the
+    # random-effects figures it then gives are not used
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = combine_effects(effect, error**2, method_re=METHOD_RE, use_t=False, alpha=alpha)
+        fixed_interval, random_interval, _, _ = fit.conf_int(alpha=alpha, use_t=False)
+    k, q = len(effect), float(fit.q)
+    if fit.tau2 > 0:
+        tau2, centre, standard_error, (lower, upper) = (float(fit.tau2), fit.mean_effect_re, fit.sd_eff_w_re,
+                                                        random_interval)
+    else:
+        tau2, centre, standard_error, (lower, upper) = 0.0, fit.mean_effect_fe, fit.sd_eff_w_fe, fixed_interval
+    i2 = (q - (k - 1)) / q if q > k - 1 else 0.0
+    return PooledEstimate(k=k, difference=float(centre), lower=float(lower), upper=float(upper),
+                          standard_error=float(standard_error), tau2=tau2, i2=float(i2), q=q)
+
+
+def pooled_by_type(bulletin: Bulletin) -> pd.DataFrame:
+    """One row per programme type with published results, in library order (see
+    :func:`library_results`): ``programme_type``; ``results`` and ``people`` (published results of
+    the type and the sum of their treatment groups); ``k`` and ``people_pooled`` (those pooled: 0
+    when the type is not pooled); the pooled ``difference``, ``lower``, ``upper``,
+    ``standard_error``, ``tau2``, ``i2`` and ``q`` of :func:`pool` (NaN when not pooled); and
+    ``note``: "" when every result is pooled, otherwise why some or all are not."""
+    results = library_results(bulletin)
+    rows = []
+    for programme_type, group in results.groupby("programme_type", sort=False):
+        pooled = group[group["pooling"] == POOLED]
+        row = {"programme_type": programme_type, "results": len(group), "people": int(group["n_treated"].sum()),
+               "k": len(pooled), "people_pooled": int(pooled["n_treated"].sum()),
+               **dict.fromkeys(("difference", "lower", "upper", "standard_error", "tau2", "i2", "q"), np.nan)}
+        missing = int((group["pooling"] == NO_STANDARD_ERROR).sum())
+        if len(pooled) >= 2:
+            row.update(vars(pool(pooled["difference"], pooled["standard_error"])))
+            row["k"] = len(pooled)
+            row["note"] = (f"{words.count(missing)} {_plural(missing, 'result', 'results')} without a standard "
+                           f"error: not pooled" if missing else "")
+        elif programme_type == UNTYPED:
+            row["note"] = NO_TYPE
+        elif len(group) == 1:
+            row["note"] = NO_STANDARD_ERROR if missing else ONE_RESULT
+        else:
+            row["note"] = "fewer than two results with a standard error: not pooled"
+        rows.append(row)
+    columns = ["programme_type", "results", "people", "k", "people_pooled", "difference", "lower", "upper",
+               "standard_error", "tau2", "i2", "q", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def evidence_library(bulletin: Bulletin) -> pd.DataFrame:
+    """The evidence library as a table of strings with :data:`LIBRARY_COLUMNS`: every published
+    result to date, grouped by programme type (see :func:`library_results` for the order), with its
+    organisation, programme, people (treatment group size), the difference in the one-year proven
+    re-offending rate and its 95% interval (whole percentage points, numbers only), the verdict, and
+    whether it is pooled ("yes", or why not: e.g. "one result: not pooled")."""
+    results = library_results(bulletin)
+    rows = [[r["programme_type"], r["organisation"], r["programme"], words.count(r["n_treated"]),
+             words.points(r["difference"]), f"{words.points(r['lower'])} to {words.points(r['upper'])}",
+             r["verdict"], "yes" if r["pooling"] == POOLED else r["pooling"]]
+            for _, r in results.iterrows()]
+    return pd.DataFrame(rows, columns=list(LIBRARY_COLUMNS))
+
+
+def _spread(tau2: float) -> str:
+    """tau (the square root of ``tau2``, squared proportions) in words: "about 3 percentage points",
+    "under half a percentage point"."""
+    text = words.points(math.sqrt(tau2))
+    if text == "0":
+        return "under half a percentage point"
+    return f"about {text} percentage {'point' if text == '1' else 'points'}"
+
+
+def pooled_table(bulletin: Bulletin) -> pd.DataFrame:
+    """The pooled figures per programme type as a table of strings with :data:`POOLED_COLUMNS`:
+    results listed and pooled, people in the pooled results, the pooled difference and its 95%
+    interval (whole percentage points, numbers only), the spread between programmes tau (the square
+    root of tau², whole percentage points), I² (whole per cent) and the note; the figures are blank
+    for a type that is not pooled."""
+    rows = []
+    for _, r in pooled_by_type(bulletin).iterrows():
+        if r["k"] >= 2:
+            figures = [words.count(r["people_pooled"]), words.points(r["difference"]),
+                       f"{words.points(r['lower'])} to {words.points(r['upper'])}",
+                       words.points(math.sqrt(r["tau2"])), words.percent(r["i2"])]
+        else:
+            figures = [""] * 5
+        rows.append([r["programme_type"], words.count(r["results"]), words.count(r["k"]), *figures, r["note"]])
+    return pd.DataFrame(rows, columns=list(POOLED_COLUMNS))
+
+
+def _pooled_sentence(r) -> str:
+    """The words of a pooled type (a row of :func:`pooled_by_type` with k >= 2)."""
+    k, people = int(r["k"]), int(r["people_pooled"])
+    opening = (f"{_type_label(r['programme_type'])}: {words.count(k)} results pooled "
+               f"({words.count(people)} people in their treatment groups)")
+    left_out = int(r["results"]) - k
+    if left_out:
+        opening += (f"; {words.count(left_out)} more {_plural(left_out, 'result', 'results')} without a "
+                    f"standard error listed but not pooled")
+    figures = (f"{opening}. The pooled difference in the one-year proven re-offending rate is "
+               f"{words.difference(HEADLINE_MEASURE, r['difference'])}, 95% interval "
+               f"{words.points(r['lower'])} to {words.points(r['upper'])}.")
+    if r["upper"] < 0:
+        reading = ("The interval is below zero: taken together, these results describe lower re-offending among "
+                   "the programmes' participants than among the similar people they were compared with.")
+    elif r["lower"] > 0:
+        reading = ("The interval is above zero: taken together, these results describe higher re-offending among "
+                   "the programmes' participants than among the similar people they were compared with.")
+    else:
+        reading = ("The interval includes zero: taken together, these results do not show whether re-offending "
+                   "was lower or higher among the programmes' participants than among similar people.")
+    if r["tau2"] > 0:
+        spread = (f"Between programmes: I² is {words.percent(r['i2'])}, the share of the variation between the "
+                  f"results estimated to be beyond what chance alone would give, and tau², the estimated variance "
+                  f"of the programmes' true differences, amounts to a spread of {_spread(r['tau2'])}.")
+    else:
+        spread = ("Between programmes: the results vary by less than chance alone would typically make them vary, "
+                  "so tau² and I² are both estimated as 0; with so few results this does not show that the "
+                  "programmes' effects are alike.")
+    return f"{figures} {reading} {spread}"
+
+
+def library_sentences(bulletin: Bulletin) -> list[str]:
+    """One paragraph per programme type with published results, in library order: for a pooled type
+    its pooled difference and interval, what the interval says (decided on the unrounded bounds;
+    never "no effect") and the heterogeneity (I² and tau in words); for the others why they are not
+    pooled, e.g. "Arts: one result: not pooled."."""
+    sentences = []
+    for _, r in pooled_by_type(bulletin).iterrows():
+        label, n = _type_label(r["programme_type"]), int(r["results"])
+        if r["k"] >= 2:
+            sentences.append(_pooled_sentence(r))
+        elif r["programme_type"] == UNTYPED:
+            sentences.append(f"{label} (no programme type given): {words.count(n)} "
+                             f"{_plural(n, 'result', 'results')}, listed but not pooled.")
+        elif n == 1:
+            sentences.append(f"{label}: one result: not pooled"
+                             + (" (it has no standard error)." if r["note"] == NO_STANDARD_ERROR else "."))
+        else:
+            sentences.append(f"{label}: {words.count(n)} results, fewer than two of them with a standard error: "
+                             f"not pooled.")
+    return sentences
+
+
+def library_notes(bulletin: Bulletin) -> list[str]:
+    """The notes under the evidence library: how uncertain pooled figures from few results are, the
+    method (DerSimonian-Laird), the programme types and, when some published results have no
+    standard error, which ones (listed but not pooled)."""
+    results = library_results(bulletin)
+    notes = [FEW_RESULTS_NOTE, METHOD_NOTE, TYPES_NOTE]
+    missing = results[~results["standard_error"].map(_usable_error)]
+    if len(missing):
+        n = len(missing)
+        notes.append(f"{words.count(n)} published {_plural(n, 'result comes', 'results come')} from "
+                     f"{_plural(n, 'a report', 'reports')} made before the standard error of the difference was "
+                     f"recorded ({'; '.join(_labels_with_months(missing))}): listed but not pooled.")
+    return notes
+
+
+def markdown_list(lines: list[str]) -> str:
+    """``lines`` as a Markdown bullet list, each line escaped (see :func:`escape_markdown`)."""
+    return "\n".join(f"- {escape_markdown(line)}" for line in lines)
+
+
+def library_forest_plot(bulletin: Bulletin):
+    """The evidence library's forest plot: per programme type (in library order) a heading row,
+    then each published result's difference (treatment minus comparison, percentage points) with
+    its 95% interval, marked by verdict as in :func:`forest_plot`, then, for a pooled type, its
+    pooled difference as a diamond spanning its 95% interval; a vertical line at zero. Returns a
+    :class:`matplotlib.figure.Figure` (not saved, not registered with pyplot)."""
+    import seaborn as sns
+    from matplotlib.patches import Polygon
+
+    results = library_results(bulletin)
+    pooled = pooled_by_type(bulletin).set_index("programme_type")
+    result_labels = _labels_with_months(results)
+    labels, kinds, result_rows, diamonds = [], [], [], []
+    for programme_type, group in results.groupby("programme_type", sort=False):
+        labels.append(_type_label(programme_type))
+        kinds.append("type")
+        for index in group.index:
+            result_rows.append(len(labels))
+            labels.append(result_labels[index])
+            kinds.append("result")
+        if pooled.loc[programme_type, "k"] >= 2:
+            diamonds.append((len(labels), pooled.loc[programme_type]))
+            labels.append(f"Pooled, {pooled.loc[programme_type, 'k']} results")
+            kinds.append("pooled")
+    n = len(labels)
+    figure, axes = _forest_axes(n)
+    palette = sns.color_palette("colorblind", 10)
+    _plot_results(axes, results, result_rows, palette)
+    for i, (y, estimate) in enumerate(diamonds):
+        lower, centre, upper = (estimate[name] * 100 for name in ("lower", "difference", "upper"))
+        axes.add_patch(Polygon([(lower, y), (centre, y - 0.3), (upper, y), (centre, y + 0.3)], closed=True,
+                               facecolor=palette[0], edgecolor=palette[0], zorder=3, gid="pooled",
+                               label="Pooled (random effects)" if i == 0 else "_nolegend_"))
+    _label_rows(axes, labels)
+    for tick, kind in zip(axes.get_yticklabels(), kinds):
+        if kind == "type":
+            tick.set_fontweight("bold")
+        elif kind == "pooled":
+            tick.set_fontstyle("italic")
+    for y, kind in enumerate(kinds):
+        if kind == "type" and y > 0:
+            axes.axhline(y - 0.5, color="0.85", linewidth=0.8, zorder=0)
+    if n:
+        axes.autoscale_view()
+        handles, legend_labels = axes.get_legend_handles_labels()
+        # the verdicts first, in forest_plot's order, then the pooled diamond
+        order = sorted(range(len(handles)), key=lambda i: isinstance(handles[i], Polygon))
+        handles, legend_labels = [handles[i] for i in order], [legend_labels[i] for i in order]
+        figure.legend(handles, legend_labels, loc="outside lower center", ncol=min(4, len(handles)),
+                      frameon=False)
+    else:
+        _no_results(axes)
+    axes.set_title(f"Evidence library to {month_label(bulletin.month)}: results by programme type", loc="left")
     return figure
 
 

@@ -2,7 +2,8 @@
 written as params files so that ``jdl demo`` runs the monthly report set end to end.
 
 The pilot has a request under the minimum criteria (Open Door Arts, 48 people) and a withdrawn
-request, as the real pilot had.
+request, as the real pilot had. Programme types are shared so that the bulletin's evidence library
+pools some of them: two "mentoring and support" and two "education and employment" results.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ class DemoRequest:
 
 
 DEMO_PILOT = (
-    DemoRequest("2014-01", 1, "gateway-mentoring", "mentoring", "2013-10-14"),
-    DemoRequest("2014-01", 2, "womens-centre", "women's services", "2013-10-30"),
-    DemoRequest("2014-02", 1, "learning-inside", "education", "2013-11-18"),
+    DemoRequest("2014-01", 1, "gateway-mentoring", "mentoring and support", "2013-10-14"),
+    DemoRequest("2014-01", 2, "womens-centre", "mentoring and support", "2013-10-30"),
+    DemoRequest("2014-02", 1, "learning-inside", "education and employment", "2013-11-18"),
     DemoRequest("2014-02", 2, "open-door-arts", "arts", "2013-11-25"),
-    DemoRequest("2014-02", 3, "safe-harbour", "housing", "2013-12-02", status="withdrawn"),
-    DemoRequest("2014-03", 1, "work-ready", "employment", "2013-12-09"),
+    DemoRequest("2014-02", 3, "safe-harbour", "accommodation", "2013-12-02", status="withdrawn"),
+    DemoRequest("2014-03", 1, "work-ready", "education and employment", "2013-12-09"),
     DemoRequest("2014-03", 2, "short-sharp-challenge", "discipline", "2013-12-16"),
-    DemoRequest("2014-03", 3, "safe-harbour", "housing", "2014-01-06"),
+    DemoRequest("2014-03", 3, "safe-harbour", "accommodation", "2014-01-06"),
 )
 MONTHS = tuple(sorted({r.month for r in DEMO_PILOT}))
 

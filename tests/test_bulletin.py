@@ -1,9 +1,11 @@
-"""The summary bulletin (jdl.bulletin): statuses, counts, tally, words, table, forest plot and the
-summary notebook run end to end through papermill.
+"""The summary bulletin (jdl.bulletin): statuses, counts, tally, words, table, forest plot, the
+evidence library (results by programme type, DerSimonian-Laird pooling) and the summary notebook
+run end to end through papermill.
 
 The fixture is two months of params files and fake executed report notebooks: each is a tiny
-notebook that glues every scrap named in jdl.requests.SCRAPS, executed by papermill (one kernel per
-report, four reports), so the bulletin reads real scrapbook outputs.
+notebook that glues every scrap named in jdl.requests.SCRAPS, executed by papermill (one kernel
+run for the four reports), so the bulletin reads real scrapbook outputs. Two published results are
+"mentoring" (pooled), one is "arts" (one result: not pooled).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import papermill
 import pytest
@@ -20,6 +23,8 @@ import seaborn as sns
 import yaml
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
+from scipy import stats
+from statsmodels.stats.meta_analysis import combine_effects
 
 from jdl import bulletin
 from jdl.bulletin import Bulletin, collect, forest_plot, results_table
@@ -31,7 +36,7 @@ TEMPLATE = ROOT / "notebooks" / "monthly_summary.ipynb"
 # id -> params fields (besides id, date_received and upload)
 PARAMS = {
     "2014-02": {
-        "2014-02-001": {"organisation": "Safe Ground", "programme": "Family Man", "programme_type": "education"},
+        "2014-02-001": {"organisation": "Safe Ground", "programme": "Family Man", "programme_type": "mentoring"},
         "2014-02-002": {"organisation": "Open Doors", "programme": "Pathways", "status": "withdrawn"},
     },
     "2014-03": {
@@ -45,7 +50,14 @@ PARAMS = {
 }
 
 
-def published(organisation, programme, verdict, n_treated, n_comparison, treated, comparison, lower, upper, p):
+def region_result(n_treated, difference, lower, upper, p):
+    """A "controlled for region" or sub-group result as the report glues it."""
+    return {"status": "run", "n_treated": n_treated, "difference": difference, "lower": lower, "upper": upper,
+            "p_value": p, "verdict": "inconclusive"}
+
+
+def published(organisation, programme, verdict, n_treated, n_comparison, treated, comparison, lower, upper, p,
+              standard_error):
     return {"organisation": organisation, "programme": programme, "status": "published", "verdict": verdict,
             "reason": None, "n_submitted": n_treated + 40, "n_treated": n_treated, "n_comparison": n_comparison,
             "n_comparison_effective": n_comparison * 0.8, "treated_rate": treated, "comparison_rate": comparison,
@@ -53,23 +65,28 @@ def published(organisation, programme, verdict, n_treated, n_comparison, treated
             "number_needed": 5200.0 if verdict == "inconclusive" else None,
             "e_value": 1.8, "e_value_bound": 1.0 if verdict == "inconclusive" else 1.2,
             "adjusted_difference": round(treated - comparison, 4) + 0.001,
-            "attrition": {"submitted": n_treated + 40, "analysed": n_treated}}
+            "attrition": {"submitted": n_treated + 40, "analysed": n_treated},
+            "standard_error": standard_error,
+            "controlled_for_region": region_result(n_treated - 12, -0.03, -0.08, 0.02, 0.2),
+            "subgroups": [{"dimension": "sex", "level": "male", **region_result(n_treated - 30, -0.02, -0.09, 0.05,
+                                                                                 0.57)}]}
 
 
 NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be analysed", "n_submitted": 48,
            "n_treated": 0, "n_comparison": 0, "n_comparison_effective": None, "treated_rate": None,
            "comparison_rate": None, "difference": None, "lower": None, "upper": None, "p_value": None,
            "number_needed": None, "e_value": None, "e_value_bound": None, "adjusted_difference": None,
-           "attrition": {"submitted": 48, "analysed": 0}}
+           "attrition": {"submitted": 48, "analysed": 0}, "standard_error": None,
+           "controlled_for_region": None, "subgroups": None}
 
 # (month, id) -> the scraps its fake report glues (request_id, programme_type, date_received added)
 REPORTS = {
     ("2014-02", "2014-02-001"): published("Safe Ground", "Family Man", "significant reduction", 312, 2140,
-                                          0.2211, 0.3049, -0.1349, -0.0327, 0.0014),
+                                          0.2211, 0.3049, -0.1349, -0.0327, 0.0014, 0.0261),
     ("2014-03", "2014-03-001"): published("Footprints", "Gateway Mentoring", "inconclusive", 1234, 15678,
-                                          0.2410, 0.2702, -0.0884, 0.0300, 0.334),
+                                          0.2410, 0.2702, -0.0884, 0.0300, 0.334, 0.0302),
     ("2014-03", "2014-03-002"): published("Prison Arts Trust", "Stage Two", "significant increase", 205, 1890,
-                                          0.4125, 0.3610, 0.0105, 0.0925, 0.0449),
+                                          0.4125, 0.3610, 0.0105, 0.0925, 0.0449, 0.0209),
     ("2014-03", "2014-03-003"): {"organisation": "Second Chance", "programme": "Housing Advice",
                                  "status": "not processed", **NOT_RUN},
 }
@@ -167,6 +184,9 @@ def test_requests_frame_has_one_row_per_request_with_its_status(march):
     assert footprints[list(bulletin.NUMBER_COLUMNS)].tolist() == pytest.approx(
         [0.2410, 0.2702, -0.0292, -0.0884, 0.0300, 0.334])
     assert requests.set_index("id").loc[["2014-03-003", "2014-03-006"], "treated_rate"].isna().all()
+    assert dict(zip(requests["id"], requests["standard_error"].fillna(-1))) == {
+        "2014-02-001": 0.0261, "2014-02-002": -1, "2014-03-001": 0.0302, "2014-03-002": 0.0209,
+        "2014-03-003": -1, "2014-03-004": -1, "2014-03-005": -1, "2014-03-006": -1}
 
 
 def test_counts_and_tally(march):
@@ -272,6 +292,235 @@ def test_forest_plot_grows_with_rows_and_labels_repeats():
     assert bulletin.forest_labels(many)[:3] == ["Org: P (January 2014)", "Org: P (February 2014)", "Org: P2"]
     empty = forest_plot(Bulletin("2014-12", pd.DataFrame(columns=list(bulletin.COLUMNS))))
     assert [line for line in empty.axes[0].lines if list(line.get_xdata()) == [0, 0]]
+
+
+# ---------------------------------------------------------------- the evidence library
+
+
+def dersimonian_laird(effect, standard_error):
+    """DerSimonian-Laird by hand: (pooled difference, lower, upper, tau², I²), normal 95% interval."""
+    effect, variance = np.asarray(effect, dtype=float), np.asarray(standard_error, dtype=float) ** 2
+    k, w = len(effect), 1 / variance
+    fixed = np.sum(w * effect) / np.sum(w)
+    q = np.sum(w * (effect - fixed) ** 2)
+    tau2 = max(0.0, (q - (k - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    w_random = 1 / (variance + tau2)
+    pooled = np.sum(w_random * effect) / np.sum(w_random)
+    half = stats.norm.ppf(0.975) * np.sqrt(1 / np.sum(w_random))
+    return pooled, pooled - half, pooled + half, tau2, max(0.0, (q - (k - 1)) / q)
+
+
+def library_row(i, programme_type, difference, standard_error, verdict="inconclusive", half_width=0.05):
+    return {**dict.fromkeys(bulletin.COLUMNS), "month": "2014-03", "id": f"r{i:02d}", "organisation": f"Org {i}",
+            "programme": f"Programme {i}", "programme_type": programme_type, "status": "published",
+            "verdict": verdict, "n_treated": 100 * i, "n_comparison": 900, "treated_rate": 0.3,
+            "comparison_rate": 0.3 - difference, "difference": difference, "lower": difference - half_width,
+            "upper": difference + half_width, "p_value": 0.5, "standard_error": standard_error}
+
+
+def library_bulletin(rows) -> Bulletin:
+    return Bulletin("2014-03", pd.DataFrame(rows, columns=list(bulletin.COLUMNS)))
+
+
+def test_library_table_groups_published_results_by_type(march):
+    table = bulletin.evidence_library(march)
+    assert list(table.columns) == list(bulletin.LIBRARY_COLUMNS)
+    assert table.values.tolist() == [
+        ["arts", "Prison Arts Trust", "Stage Two", "205", "5", "1 to 9", "significant increase",
+         "one result: not pooled"],
+        ["mentoring", "Safe Ground", "Family Man", "312", "-8", "-13 to -3", "significant reduction", "yes"],
+        ["mentoring", "Footprints", "Gateway Mentoring", "1,234", "-3", "-9 to 3", "inconclusive", "yes"],
+    ]
+
+
+def test_pooled_mentoring_matches_a_hand_computed_dersimonian_laird(march):
+    pooled = bulletin.pooled_by_type(march).set_index("programme_type")
+    assert pooled.index.tolist() == ["arts", "mentoring"]
+    mentoring = pooled.loc["mentoring"]
+    expected = dersimonian_laird([-0.0838, -0.0292], [0.0261, 0.0302])
+    assert [mentoring[name] for name in ("difference", "lower", "upper", "tau2", "i2")] == pytest.approx(
+        expected, abs=1e-10, rel=0)
+    assert mentoring["tau2"] > 0 and 0 < mentoring["i2"] < 1   # the random-effects path, not the fallback
+    assert (mentoring["results"], mentoring["k"], mentoring["people"], mentoring["people_pooled"],
+            mentoring["note"]) == (2, 2, 1546, 1546, "")
+    arts = pooled.loc["arts"]
+    assert (arts["results"], arts["k"], arts["people"], arts["people_pooled"], arts["note"]) == (
+        1, 0, 205, 0, "one result: not pooled")
+    assert np.isnan(arts[["difference", "lower", "upper", "tau2", "i2"]].to_numpy(dtype=float)).all()
+    assert bulletin.pooled_table(march).values.tolist() == [
+        ["arts", "1", "0", "", "", "", "", "", "one result: not pooled"],
+        ["mentoring", "2", "2", "1,546", "-6", "-11 to -1", "3", "47%", ""]]
+    assert list(bulletin.pooled_table(march).columns) == list(bulletin.POOLED_COLUMNS)
+    assert bulletin.library_sentences(march) == [
+        "Arts: one result: not pooled.",
+        "Mentoring: 2 results pooled (1,546 people in their treatment groups). The pooled difference in the "
+        "one-year proven re-offending rate is -6 percentage points, 95% interval -11 to -1. The interval is below "
+        "zero: taken together, these results describe lower re-offending among the programmes' participants than "
+        "among the similar people they were compared with. Between programmes: I² is 47%, the share of the "
+        "variation between the results estimated to be beyond what chance alone would give, and tau², the "
+        "estimated variance of the programmes' true differences, amounts to a spread of about 3 percentage "
+        "points."]
+
+
+@pytest.mark.parametrize("effect, standard_error, truncated", [
+    ([-0.08, 0.01, -0.03], [0.02, 0.025, 0.03], False),
+    ([-0.06, -0.02, 0.03, -0.11], [0.015, 0.04, 0.02, 0.05], False),
+    ([-0.030, -0.031, -0.029], [0.02, 0.03, 0.025], True),    # Q < k - 1: statsmodels' tau² is negative
+    ([0.02, 0.021], [0.01, 0.012], True),
+])
+def test_pool_matches_a_hand_computed_dersimonian_laird(effect, standard_error, truncated):
+    pooled = bulletin.pool(effect, standard_error)
+    expected = dersimonian_laird(effect, standard_error)
+    assert (pooled.difference, pooled.lower, pooled.upper, pooled.tau2, pooled.i2) == pytest.approx(
+        expected, abs=1e-10, rel=0)
+    assert pooled.k == len(effect)
+    assert pooled.standard_error == pytest.approx((pooled.upper - pooled.lower) / 2 / stats.norm.ppf(0.975),
+                                                  abs=1e-12)
+    with np.errstate(invalid="ignore", divide="ignore"):   # statsmodels' own fit with a negative tau²
+        untruncated = combine_effects(np.array(effect), np.array(standard_error) ** 2, method_re="dl").tau2
+    assert (untruncated < 0) == truncated and (pooled.tau2 == 0) == truncated
+    assert min(effect) <= pooled.difference <= max(effect)
+
+
+def test_pool_refuses_what_it_cannot_pool():
+    for effect, standard_error in (([-0.03], [0.02]), ([-0.03, 0.01], [0.02, 0.0]),
+                                   ([-0.03, np.nan], [0.02, 0.03]), ([-0.03, 0.01], [0.02])):
+        with pytest.raises(ValueError):
+            bulletin.pool(effect, standard_error)
+
+
+def test_library_pooling_rules_and_plain_words():
+    rows = [library_row(1, "housing", -0.020, 0.020), library_row(2, "housing", -0.021, 0.025),
+            library_row(3, "housing", 0.000, None),
+            library_row(4, "employment", 0.060, 0.020, "significant increase"),
+            library_row(5, "employment", 0.050, 0.022, "significant increase"),
+            library_row(6, "drugs", 0.010, 0.020), library_row(7, "drugs", -0.010, None),
+            library_row(8, "other", 0.010, 0.020), library_row(9, "other", 0.020, 0.020),
+            library_row(10, "arts", 0.010, None)]
+    library = library_bulletin(rows)
+    results = bulletin.library_results(library)
+    assert list(zip(results["id"], results["pooling"])) == [
+        ("r10", "no standard error: not pooled"),
+        ("r06", "the only result of its type with a standard error: not pooled"),
+        ("r07", "no standard error: not pooled"),
+        ("r04", "pooled"), ("r05", "pooled"),
+        ("r01", "pooled"), ("r02", "pooled"), ("r03", "no standard error: not pooled"),
+        ("r08", "no programme type given: not pooled"), ("r09", "no programme type given: not pooled")]
+    pooled = bulletin.pooled_by_type(library).set_index("programme_type")
+    assert pooled["note"].to_dict() == {
+        "arts": "no standard error: not pooled", "drugs": "fewer than two results with a standard error: not pooled",
+        "employment": "", "housing": "1 result without a standard error: not pooled",
+        "other": "no programme type given: not pooled"}
+    assert pooled.loc["housing", ["k", "results", "people", "people_pooled"]].tolist() == [2, 3, 600, 300]
+    housing = dersimonian_laird([-0.020, -0.021], [0.020, 0.025])
+    assert pooled.loc["housing", ["difference", "lower", "upper", "tau2", "i2"]].tolist() == pytest.approx(
+        housing, abs=1e-10, rel=0)
+    sentences = dict(zip(pooled.index, bulletin.library_sentences(library)))
+    assert sentences["arts"] == "Arts: one result: not pooled (it has no standard error)."
+    assert sentences["drugs"] == "Drugs: 2 results, fewer than two of them with a standard error: not pooled."
+    assert sentences["other"] == "Other (no programme type given): 2 results, listed but not pooled."
+    assert sentences["housing"].startswith(
+        "Housing: 2 results pooled (300 people in their treatment groups); 1 more result without a standard error "
+        "listed but not pooled. The pooled difference in the one-year proven re-offending rate is -2 percentage "
+        "points, 95% interval -5 to 1. The interval includes zero: taken together, these results do not show "
+        "whether re-offending was lower or higher")
+    assert "tau² and I² are both estimated as 0" in sentences["housing"]
+    assert "The interval is above zero" in sentences["employment"]
+    assert bulletin.library_notes(library)[-1] == (
+        "3 published results come from reports made before the standard error of the difference was recorded "
+        "(Org 10: Programme 10; Org 7: Programme 7; Org 3: Programme 3): listed but not pooled.")
+
+
+def test_library_words_are_descriptive_and_never_say_no_effect(march):
+    rows = [library_row(1, "housing", -0.001, 0.020), library_row(2, "housing", 0.002, 0.025),
+            library_row(3, "employment", 0.060, 0.020), library_row(4, "employment", 0.050, 0.022),
+            library_row(5, "arts", 0.0, 0.02), library_row(6, "other", 0.0, None)]
+    for summary in (march, library_bulletin(rows)):
+        text = " ".join([bulletin.LIBRARY_INTRO, bulletin.POOLED_INTRO, *bulletin.library_sentences(summary),
+                         *bulletin.library_notes(summary),
+                         *bulletin.evidence_library(summary).to_numpy().ravel().tolist(),
+                         *bulletin.pooled_table(summary).to_numpy().ravel().tolist()])
+        assert "no effect" not in text.lower() and "no difference" not in text.lower()
+        assert "these figures are descriptive" in text.lower()
+        assert "not a finding that a type of programme works" in text
+        assert "different programmes, run by different organisations for different people" in text
+        assert "A random-effects estimate from few results is very uncertain" in text
+        assert 'DerSimonian-Laird random effects (statsmodels\' combine_effects with method_re="dl")' in text
+    housing = bulletin.library_sentences(library_bulletin(rows))[2]
+    assert housing.startswith("Housing: 2 results pooled") and "The interval includes zero" in housing
+    assert not any("before the standard error" in note for note in bulletin.library_notes(march))
+
+
+def test_library_forest_plot_rows_markers_and_diamonds(march):
+    figure = bulletin.library_forest_plot(march)
+    (axes,) = figure.axes
+    labels = [t.get_text() for t in axes.get_yticklabels()]
+    assert labels == ["Arts", "Prison Arts Trust: Stage Two", "Mentoring", "Safe Ground: Family Man",
+                      "Footprints: Gateway Mentoring", "Pooled, 2 results"]
+    assert [t.get_fontweight() for t in axes.get_yticklabels()][::2] == ["bold", "bold", "normal"]
+    assert len([line for line in axes.lines if list(line.get_xdata()) == [0, 0]]) == 1
+    markers = sorted((round(float(x), 2), int(y)) for c in axes.containers
+                     for x, y in zip(c.lines[0].get_xdata(), c.lines[0].get_ydata()))
+    assert markers == [(-8.38, 3), (-2.92, 4), (5.15, 1)]
+    (diamond,) = [patch for patch in axes.patches if patch.get_gid() == "pooled"]
+    mentoring = bulletin.pooled_by_type(march).set_index("programme_type").loc["mentoring"]
+    lower, centre, upper = mentoring["lower"] * 100, mentoring["difference"] * 100, mentoring["upper"] * 100
+    assert diamond.get_xy()[:4] == pytest.approx(np.array([[lower, 5], [centre, 4.7], [upper, 5], [centre, 5.3]]))
+    assert axes.get_xlim()[0] < lower and axes.get_xlim()[1] > 9.25   # every interval and diamond in view
+    assert axes.yaxis_inverted()
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "Significant reduction", "Significant increase", "Inconclusive", "Pooled (random effects)"]
+
+
+def test_library_forest_plot_one_marker_per_result_and_one_diamond_per_pooled_type():
+    rows = [library_row(i, ("housing", "employment", "arts", "other")[i % 4], 0.01 * (i % 5 - 2), 0.02)
+            for i in range(1, 23)]
+    library = library_bulletin(rows)
+    axes = bulletin.library_forest_plot(library).axes[0]
+    markers = [x for c in axes.containers for x in c.lines[0].get_xdata()]
+    assert len(markers) == 22
+    assert len([p for p in axes.patches if p.get_gid() == "pooled"]) == 3   # "other" is never pooled
+    assert len(axes.get_yticklabels()) == 22 + 4 + 3
+    empty = bulletin.library_forest_plot(library_bulletin([]))
+    assert [line for line in empty.axes[0].lines if list(line.get_xdata()) == [0, 0]]
+    assert bulletin.evidence_library(library_bulletin([])).empty
+    assert bulletin.pooled_by_type(library_bulletin([])).empty
+
+
+def test_results_without_a_standard_error_are_listed_not_pooled(tmp_path):
+    """Reports made before the standard_error scrap existed glue neither it nor the other new scraps:
+    the bulletin still lists their results, pools only those with a standard error and says so."""
+    params = tmp_path / "params" / "2014-04"
+    params.mkdir(parents=True)
+    old_scraps = ("standard_error", "controlled_for_region", "subgroups")
+    requests = {  # id -> (programme type, standard error or None for an old report)
+        "a": ("mentoring", 0.021), "b": ("mentoring", None), "c": ("arts", None), "d": ("mentoring", 0.025)}
+    reports = {}
+    for number, (request_id, (programme_type, standard_error)) in enumerate(requests.items(), start=1):
+        fields = {"id": request_id, "organisation": f"Org {request_id}", "programme": f"P{request_id}",
+                  "programme_type": programme_type, "date_received": "2014-04-01", "upload": "u.csv"}
+        (params / f"{request_id}.yaml").write_text(yaml.safe_dump(fields))
+        scraps = published(f"Org {request_id}", f"P{request_id}", "inconclusive", 100 * number, 1000,
+                           0.30, 0.30 + 0.01 * number, -0.05, 0.06, 0.6, standard_error)
+        scraps.update(request_id=request_id, programme_type=programme_type, date_received="2014-04-01")
+        if standard_error is None:
+            scraps = {name: value for name, value in scraps.items() if name not in old_scraps}
+        reports[tmp_path / "outputs" / "2014-04" / request_id / "report.ipynb"] = scraps
+    fake_reports(tmp_path, reports)
+    summary = collect(tmp_path / "params", tmp_path / "outputs", "2014-04")
+    assert summary.requests["standard_error"].isna().tolist() == [False, True, True, False]
+    assert bulletin.evidence_library(summary)[["Programme", "Pooled"]].values.tolist() == [
+        ["Pc", "no standard error: not pooled"], ["Pa", "yes"], ["Pb", "no standard error: not pooled"],
+        ["Pd", "yes"]]
+    pooled = bulletin.pooled_by_type(summary).set_index("programme_type")
+    assert pooled["note"].to_dict() == {"arts": "no standard error: not pooled",
+                                        "mentoring": "1 result without a standard error: not pooled"}
+    assert pooled.loc["mentoring", ["difference", "lower", "upper", "tau2", "i2"]].tolist() == pytest.approx(
+        dersimonian_laird([-0.01, -0.04], [0.021, 0.025]), abs=1e-10, rel=0)
+    assert bulletin.library_notes(summary)[-1] == (
+        "2 published results come from reports made before the standard error of the difference was recorded "
+        "(Org c: Pc; Org b: Pb): listed but not pooled.")
 
 
 # ---------------------------------------------------------------- words at the edges
@@ -388,9 +637,28 @@ def test_build_summary_end_to_end(project, march):
     findings = "\n".join(f"- {line}" for line in march.findings)
     assert findings in markdown
     assert march.tally_sentence in markdown
+    # the evidence library: after the forest plot, before the tally, with its own plot
+    headings = [text for text in markdown if text.startswith("#")]
+    assert headings == ["# Justice Data Lab statistics: March 2014", "## Main findings to date",
+                        "## Reports published in March 2014", "## All published results to date",
+                        "## Forest plot of published results", "## Evidence library by programme type",
+                        "### Pooled figures by programme type (descriptive)",
+                        "### Forest plot of the evidence library", "### Notes on the evidence library",
+                        "## Running tally"]
+    assert bulletin.escape_markdown(bulletin.LIBRARY_INTRO) in markdown
+    assert bulletin.escape_markdown(bulletin.POOLED_INTRO) in markdown
+    assert bulletin.markdown_list(bulletin.library_sentences(march)) in markdown
+    assert bulletin.markdown_list(bulletin.library_notes(march)) in markdown
+    assert markdown[markdown.index(headings[6]) + 2].startswith("- Arts: one result: not pooled.\n- Mentoring: 2")
+    tables = [output["data"]["text/html"] for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.outputs if "text/html" in output.get("data", {})]
+    library_table = [html for html in tables if "one result: not pooled" in html and "Gateway Mentoring" in html]
+    pooled_table = [html for html in tables if "Pooled difference (percentage points)" in html]
+    assert len(library_table) == 1 and len(pooled_table) == 1 and "-11 to -1" in pooled_table[0]
+    assert tables.index(library_table[0]) < tables.index(pooled_table[0])
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]
-    assert len(images) == 1
+    assert len(images) == 2
     scraps = {name: scrap.data for name, scrap in scrapbook.read_notebook(str(notebook_path)).scraps.items()}
     assert scraps == {"month": "2014-03", "counts": march.counts, "tally": march.tally}
 
