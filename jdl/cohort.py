@@ -108,8 +108,9 @@ def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "
     keep = pd.Series(True, index=data.index)
     treated = data[treatment] == 1
     for column in categorical:
-        both = set(data.loc[treated, column]) & set(data.loc[~treated, column])
-        keep &= data[column].isin(both)
+        values = data[column]
+        both = pd.Index(values[treated].unique()).intersection(pd.Index(values[~treated].unique()))
+        keep &= values.isin(both)
     return keep
 
 

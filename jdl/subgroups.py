@@ -170,8 +170,8 @@ def subgroup_analyses(data: pd.DataFrame, analysed, attributes: pd.DataFrame | N
             elif level == OTHER.get(dimension.column):
                 outcome = {"status": NOT_RUN, "reason": "not analysed: labels held by fewer than 5 people each"}
             elif main_poor:
-                outcome = {"status": NOT_RUN, "reason": "not run: the national match is poor on "
-                           + ", ".join(main_poor) + ", and no sub-analysis is run on a poor match"}
+                outcome = {"status": NOT_RUN, "reason": "not run: the national match is poor (a covariate over "
+                           "10% after matching; see Annex A), and no sub-analysis is run on a poor match"}
             elif n < min_treated:
                 outcome = {"status": NOT_RUN, "reason": f"not run: fewer than {min_treated} people"}
             else:

@@ -119,8 +119,8 @@ def test_nothing_is_run_on_a_poor_main_match(gateway):
     assert results and all(r.status == subgroups.NOT_RUN and r.comparison is None for r in results)
     big = [r for r in results if r.people not in ("<5",) and int(r.people.replace(",", "")) >= 30
            and r.level not in ("Not given",)]
-    assert big and all(r.reason == "not run: the national match is poor on age, copas_rate, and no "
-                       "sub-analysis is run on a poor match" for r in big)
+    assert big and all(r.reason == "not run: the national match is poor (a covariate over 10% after matching; "
+                       "see Annex A), and no sub-analysis is run on a poor match" for r in big)
 
 
 def test_unsupplied_and_rare_labels_are_listed_not_analysed(gateway):
