@@ -374,3 +374,23 @@ def test_month_run_to_json_and_back(tmp_path):
     read = runner.read_run(json_path)
     assert read.outcomes[0].html == outputs / "2014-11/a/report.html"
     assert [(o.id, o.status, o.error) for o in read.outcomes] == [(o.id, o.status, o.error) for o in run.outcomes]
+
+
+def _thread_settings():
+    import os
+    return {name: os.environ.get(name) for name in runner.THREAD_VARIABLES}
+
+
+def test_pool_workers_share_the_cores_between_their_kernels(monkeypatch):
+    # kernels inherit their worker's environment (jupyter_client copies os.environ), so a worker's
+    # settings are its kernels' settings
+    import os
+    for name in runner.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    expected = str(max(1, (os.cpu_count() or 1) // 2))
+    with runner._process_pool(2) as pool:
+        assert pool.submit(_thread_settings).result() == dict.fromkeys(runner.THREAD_VARIABLES, expected)
+    for name in runner.THREAD_VARIABLES:
+        monkeypatch.setenv(name, "3")
+    runner._share_cores(1)                      # a number the caller chose is kept
+    assert _thread_settings() == dict.fromkeys(runner.THREAD_VARIABLES, "3")
