@@ -342,7 +342,7 @@ class Bulletin:
         return (f"{label}: {row['verdict']}; the re-offending rate was {words.percent(row['treated_rate'])} "
                 f"against {words.percent(row['comparison_rate'])} for the comparison group (difference "
                 f"{words.difference(HEADLINE_MEASURE, row['difference'])}, 95% interval "
-                f"{words.points(row['lower'])} to {words.points(row['upper'])}).")
+                f"{words.interval(row['lower'], row['upper'])}).")
 
     @property
     def findings(self) -> list[str]:
@@ -402,7 +402,7 @@ def results_table(bulletin: Bulletin) -> pd.DataFrame:
     number only: "-3", "-9 to 3"), the p-value (two decimals, "<0.01" below 0.005) and the verdict."""
     rows = [[month_label(r["month"]), r["organisation"], r["programme"], words.count(r["n_treated"]),
              words.count(r["n_comparison"]), words.percent(r["treated_rate"]), words.percent(r["comparison_rate"]),
-             words.points(r["difference"]), f"{words.points(r['lower'])} to {words.points(r['upper'])}",
+             words.points(r["difference"]), words.interval(r['lower'], r['upper']),
              words.p_value(r["p_value"]), r["verdict"]]
             for _, r in bulletin.published_requests.iterrows()]
     return pd.DataFrame(rows, columns=list(RESULTS_COLUMNS))
@@ -565,18 +565,19 @@ def library_results(bulletin: Bulletin) -> pd.DataFrame:
     order = sorted(range(len(published)), key=lambda i: (_type_order(published["programme_type"].iloc[i]),
                                                          published["month"].iloc[i], published["id"].iloc[i]))
     published = published.iloc[order].reset_index(drop=True)
+    usable = published["standard_error"].map(_usable_error)
+    by_type = usable.groupby(published["programme_type"])
     pooling = []
-    for _, row in published.iterrows():
-        same_type = published[published["programme_type"] == row["programme_type"]]
-        with_error = int(same_type["standard_error"].map(_usable_error).sum())
-        if row["programme_type"] == UNTYPED:
+    for programme_type, has_error, with_error, results in zip(
+            published["programme_type"], usable, by_type.transform("sum"), by_type.transform("size")):
+        if programme_type == UNTYPED:
             pooling.append(NO_TYPE)
-        elif not _usable_error(row["standard_error"]):
+        elif not has_error:
             pooling.append(NO_STANDARD_ERROR)
         elif with_error >= 2:
             pooling.append(POOLED)
         else:
-            pooling.append(ONE_RESULT if len(same_type) == 1 else ONLY_ONE_WITH_ERROR)
+            pooling.append(ONE_RESULT if results == 1 else ONLY_ONE_WITH_ERROR)
     published["pooling"] = pd.Series(pooling, index=published.index, dtype="object")
     return published
 
@@ -650,7 +651,6 @@ def pooled_by_type(bulletin: Bulletin) -> pd.DataFrame:
         missing = int((group["pooling"] == NO_STANDARD_ERROR).sum())
         if len(pooled) >= 2:
             row.update(vars(pool(pooled["difference"], pooled["standard_error"])))
-            row["k"] = len(pooled)
             row["note"] = (f"{words.count(missing)} {_plural(missing, 'result', 'results')} without a standard "
                            f"error: not pooled" if missing else "")
         elif programme_type == UNTYPED:
@@ -673,7 +673,7 @@ def evidence_library(bulletin: Bulletin) -> pd.DataFrame:
     whether it is pooled ("yes", or why not: e.g. "one result: not pooled")."""
     results = library_results(bulletin)
     rows = [[r["programme_type"], r["organisation"], r["programme"], words.count(r["n_treated"]),
-             words.points(r["difference"]), f"{words.points(r['lower'])} to {words.points(r['upper'])}",
+             words.points(r["difference"]), words.interval(r['lower'], r['upper']),
              r["verdict"], "yes" if r["pooling"] == POOLED else r["pooling"]]
             for _, r in results.iterrows()]
     return pd.DataFrame(rows, columns=list(LIBRARY_COLUMNS))
@@ -698,7 +698,7 @@ def pooled_table(bulletin: Bulletin) -> pd.DataFrame:
     for _, r in pooled_by_type(bulletin).iterrows():
         if r["k"] >= 2:
             figures = [words.count(r["people_pooled"]), words.points(r["difference"]),
-                       f"{words.points(r['lower'])} to {words.points(r['upper'])}",
+                       words.interval(r['lower'], r['upper']),
                        words.points(math.sqrt(r["tau2"])), words.percent(r["i2"])]
         else:
             figures = [""] * 5
@@ -717,7 +717,7 @@ def _pooled_sentence(r) -> str:
                     f"standard error listed but not pooled")
     figures = (f"{opening}. The pooled difference in the one-year proven re-offending rate is "
                f"{words.difference(HEADLINE_MEASURE, r['difference'])}, 95% interval "
-               f"{words.points(r['lower'])} to {words.points(r['upper'])}.")
+               f"{words.interval(r['lower'], r['upper'])}.")
     if r["upper"] < 0:
         reading = ("The interval is below zero: taken together, these results describe lower re-offending among "
                    "the programmes' participants than among the similar people they were compared with.")

@@ -122,7 +122,8 @@ def match_data(data: pd.DataFrame, covariates=None, exact=DEFAULT_EXACT, **match
     comparison rows: people with a level of a categorical or 0/1 covariate that one group only
     holds are set aside first (:func:`shared_levels`), until none is left; covariates and
     exact-matching variables that do not vary are left out of the model. Returns
-    ``(result, used)``: the :class:`jdl.matching.MatchResult` and the rows it was fitted on. ``match_options`` go to :func:`jdl.match` (method, caliper, ratio, replace, ...).
+    ``(result, used)``: the :class:`jdl.matching.MatchResult` and the rows it was fitted on.
+    ``match_options`` go to :func:`jdl.match` (method, caliper, ratio, replace, ...).
     """
     from jdl.matching import match
 

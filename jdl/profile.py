@@ -65,12 +65,9 @@ def levels(frame: pd.DataFrame, column: str) -> pd.Series:
         return group_rare(frame[column].fillna(NOT_GIVEN).astype(str), OTHER[column])
     if column == "completed":
         return frame[column].map(COMPLETED_LABELS).fillna(NOT_GIVEN)
-    if column == "referral_route":
-        values = frame[column].fillna(NOT_GIVEN).astype(str)
-        return values.str.slice(0, 1).str.upper() + values.str.slice(1)
     if column == "age_band":
         return age_band(frame["age"])
-    values = frame[column]
+    values = frame[column].fillna(NOT_GIVEN) if column == "referral_route" else frame[column]
     if column == "sex":
         return values.map(SEX_LABELS).fillna("Not recorded")
     if column == "uk_national":

@@ -46,8 +46,10 @@ NOT_RUN = "not run"
 NOT_REPORTED = "not reported"
 
 MODEL_PROBLEM = "not run: no comparison group could be built (the propensity model could not be fitted)"
-RATE_GATE_REASON = ("not reported: too few people (fewer than 10 people in the sub-group re-offended, "
-                    "or fewer than 10 did not)")
+
+
+def _rate_gate_reason(among: str) -> str:
+    return f"not reported: too few people (fewer than 10 people{among} re-offended, or fewer than 10 did not)"
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,10 @@ class SubgroupResult:
         return {k: v for k, v in out.items() if v is not None}
 
 
-def _rate(data: pd.DataFrame, weights) -> tuple[Comparison | None, str | None]:
+def _rate(data: pd.DataFrame, weights, among: str = " in the sub-group") -> tuple[Comparison | None, str | None]:
+    """The rate comparison of a match, or None and the reason (naming no count) when its gate fails."""
     rate = compare_measures(data, weights)[0]
-    return (rate.comparison, None) if rate.reported else (None, RATE_GATE_REASON)
+    return (rate.comparison, None) if rate.reported else (None, _rate_gate_reason(among))
 
 
 def _run_one(data: pd.DataFrame, min_treated: int, match_options: dict) -> dict:
@@ -206,7 +209,7 @@ def subgroup_table(results: list[SubgroupResult]) -> pd.DataFrame:
             rows.append([r.dimension, r.level, r.people, words.count(r.n_treated),
                          words.count(r.n_comparison_effective), words.percent(c.treated_mean),
                          words.percent(c.comparison_mean), words.points(c.difference),
-                         f"{words.points(c.lower)} to {words.points(c.upper)}", words.p_value(c.p_value),
+                         words.interval(c.lower, c.upper), words.p_value(c.p_value),
                          _verdict_words(r)])
         else:
             analysed = words.count(r.n_treated) if r.n_treated is not None else ""
@@ -256,9 +259,9 @@ def controlled_for_region(data: pd.DataFrame, exact=DEFAULT_EXACT, min_treated: 
     if result.n_treated_matched < min_treated:
         return RegionAnalysis(status=NOT_RUN, result=result, reason=(
             f"not run: fewer than {min_treated} people found a comparison match in their own region"))
-    comparison, reason = _rate(used, result.weights)
+    comparison, reason = _rate(used, result.weights, among="")
     if comparison is None:
-        return RegionAnalysis(status=NOT_REPORTED, reason=reason.replace(" in the sub-group", ""), result=result)
+        return RegionAnalysis(status=NOT_REPORTED, reason=reason, result=result)
     return RegionAnalysis(status=RUN, result=result, comparison=comparison, balance=result.balance())
 
 
@@ -270,7 +273,7 @@ def _match_column(result, comparison: Comparison | None, balance, note: str | No
     largest = balance.table.iloc[:-1]["std_diff_after"].abs().max()
     return sizes + [words.percent(comparison.treated_mean), words.percent(comparison.comparison_mean),
                     words.points(comparison.difference),
-                    f"{words.points(comparison.lower)} to {words.points(comparison.upper)}",
+                    words.interval(comparison.lower, comparison.upper),
                     words.p_value(comparison.p_value),
                     f"{len(balance.poor)} (largest {largest:.1f}%)", words.verdict(comparison)]
 
@@ -336,8 +339,8 @@ def region_sentence(national: Comparison, region: RegionAnalysis) -> str:
         return f"The match controlled for region could not be reported ({region.reason})."
     c = region.comparison
     text = (f"Controlled for region, the difference in the one-year proven re-offending rate is "
-            f"{words.points(c.difference)} percentage points (95% interval {words.points(c.lower)} to "
-            f"{words.points(c.upper)}; {words.p_phrase(c.p_value)}), beside {words.points(national.difference)} "
+            f"{words.points(c.difference)} percentage points (95% interval {words.interval(c.lower, c.upper)}; "
+            f"{words.p_phrase(c.p_value)}), beside {words.points(national.difference)} "
             f"from the national match: {words.verdict(c)}.")
     if words.verdict(c) != words.verdict(national):
         text += (" The two matches reach different verdicts, so the headline result depends on whether "

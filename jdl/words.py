@@ -57,6 +57,12 @@ def points(x) -> str:
     return _fmt(x, 0, scale=100)
 
 
+def interval(lower, upper, formatter=points) -> str:
+    """A 95% interval's bounds as "lower to upper", each printed by ``formatter`` (default
+    :func:`points`): (-0.114, -0.014) -> "-11 to -1"."""
+    return f"{formatter(lower)} to {formatter(upper)}"
+
+
 def percent(p) -> str:
     """A proportion ``p`` as whole per cent with the sign: 0.2649 -> "26%"."""
     return _fmt(p, 0, scale=100) + "%"
@@ -312,7 +318,7 @@ def _row(result) -> list[str]:
         return [measure.label, NOT_REPORTED, *[""] * 7, result.reason or ""]
     fmt = _DIFFERENCE[_kind(measure)]
     return [measure.label, value(measure, c.treated_mean), value(measure, c.comparison_mean),
-            fmt(c.difference), f"{fmt(c.lower)} to {fmt(c.upper)}", p_value(c.p_value),
+            fmt(c.difference), interval(c.lower, c.upper, fmt), p_value(c.p_value),
             "Yes" if c.significant else "No", count(c.n_treated), count(c.n_comparison), ""]
 
 
