@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -370,25 +369,21 @@ class Bulletin:
 # ---------------------------------------------------------------- markdown for the notebook
 
 
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~])")
-_MARKDOWN_BLOCK = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` with the characters Markdown would read as formatting backslash-escaped (emphasis,
-    code, links, HTML, tables anywhere; a heading, quote or list marker at the start), so an
-    organisation's name is shown as written. Text without them is returned unchanged."""
-    text = _MARKDOWN_INLINE.sub(r"\\\1", text)
-    return _MARKDOWN_BLOCK.sub(lambda m: m.group(1) + "".join("\\" + c if not c.isdigit() else c
-                                                              for c in m.group(2)), text)
+def table_style(frame: pd.DataFrame, name: str):
+    """``frame`` (a table of the bulletin) as the pandas Styler the notebook displays: every cell
+    and column heading HTML-escaped (organisations' and programmes' names come from params files
+    and must show as text, never as markup), no index, and the fixed table id ``name`` (a Styler's
+    id is random by default, which would make two runs of the same bulletin differ)."""
+    return (frame.style.format(escape="html").format_index(escape="html", axis=1)
+            .hide(axis="index").set_uuid(name))
 
 
 def findings_markdown(bulletin: Bulletin) -> str:
     """This month's findings as a Markdown bullet list (or a sentence saying there are none)."""
     lines = bulletin.findings
     if not lines:
-        return f"No reports were completed in {escape_markdown(bulletin.month_label)}."
-    return "\n".join(f"- {escape_markdown(line)}" for line in lines)
+        return f"No reports were completed in {words.markdown_text(bulletin.month_label)}."
+    return markdown_list(lines)
 
 
 # ---------------------------------------------------------------- table and chart
@@ -450,7 +445,7 @@ def _plot_results(axes, results: pd.DataFrame, rows, palette) -> None:
 def _label_rows(axes, labels: list[str]) -> None:
     """Row labels (wrapped), rows top to bottom, the x axis's title and grid."""
     n = len(labels)
-    axes.set_yticks(range(n), [textwrap.fill(label, LABEL_WIDTH) for label in labels], fontsize=9,
+    axes.set_yticks(range(n), [textwrap.fill(words.plot_text(label), LABEL_WIDTH) for label in labels], fontsize=9,
                     multialignment="right")
     axes.set_ylim(n - 0.5, -0.5) if n else axes.set_ylim(0.5, -0.5)
     axes.set_xlabel("Difference in re-offending rate (percentage points)\n"
@@ -776,8 +771,8 @@ def library_notes(bulletin: Bulletin) -> list[str]:
 
 
 def markdown_list(lines: list[str]) -> str:
-    """``lines`` as a Markdown bullet list, each line escaped (see :func:`escape_markdown`)."""
-    return "\n".join(f"- {escape_markdown(line)}" for line in lines)
+    """``lines`` as a Markdown bullet list, each line escaped (see :func:`jdl.words.markdown_text`)."""
+    return "\n".join(f"- {words.markdown_text(line)}" for line in lines)
 
 
 def library_forest_plot(bulletin: Bulletin):

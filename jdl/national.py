@@ -45,8 +45,11 @@ class NationalData:
         return cls(folder=folder, window=DataWindow.from_national(folder))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A new in-memory DuckDB connection with one view per national table."""
+        """A new in-memory DuckDB connection with one view per national table. DuckDB's progress
+        bar is off: under load it shows in a notebook as a widget with a script of its own, which
+        would make a report depend on the machine's speed and put a script in its page."""
         con = duckdb.connect()
+        con.execute("set enable_progress_bar = false")
         for table in TABLES:
             path = str(self.folder / f"{table}.parquet").replace("'", "''")
             con.execute(f"create view {table} as select * from read_parquet('{path}')")

@@ -11,13 +11,27 @@ CDN scripts (require.js, MathJax, Mermaid, the widget manager) removed and image
 write one that still points elsewhere (say, a Markdown image linked from the web). Without MathJax,
 LaTeX maths in Markdown shows as its TeX source.
 
+The page is inert: it carries the Content-Security-Policy :data:`CONTENT_SECURITY_POLICY` (no
+script, no load of any kind but inline styles and ``data:`` images and fonts), and
+:func:`active_content` checks that it holds no script element, no event-handler attribute, no
+``javascript:`` (or other non-``data:``) URL in a loading attribute and no embedding element
+(iframe, object, embed, frame); :func:`export_html` and :func:`export_pdf` refuse to publish a
+page that does. Text from params files and uploads is escaped before it reaches the notebook
+(:func:`jdl.words.markdown_text`, HTML-escaped tables); this is the check behind that.
+
+Reproducible: the same executed notebook gives the same HTML bytes. Cells get ids from their
+position (papermill gives the injected parameters cell a random id), scraps and anything written
+to stderr (warnings) are left out of the page (warnings are handled in the package: a published
+page must never show one, nor a server path).
+
 The PDF is printed by the system Chromium (Debian's ``chromium``, installed by
 ``scripts/install-system-packages.sh``), driven through Playwright by nbconvert's webpdf exporter;
 a browser is never downloaded. Print CSS keeps outputs, tables and figures whole on a page where
 they fit, breaks long tables between rows only (repeating the header) and shrinks wide tables to
 the page.
 
-Both files are written atomically (:func:`jdl.atomic.atomic_path`).
+Both files are written atomically (:func:`jdl.atomic.atomic_path`). While printing, the browser
+may load the page itself and ``data:`` URLs, nothing else (not even other ``file:`` URLs).
 """
 
 from __future__ import annotations
@@ -101,12 +115,23 @@ INSTALL_HINT = (
 )
 
 
+# What a published page may do: nothing but show itself. Inline styles (the lab CSS and tables'
+# style attributes) and data: images (the embedded figures) and fonts; no script, no connection,
+# no frame, no form, no base URL, no plugin.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+                           "base-uri 'none'; form-action 'none'; object-src 'none'; frame-src 'none'")
+
+
 class ChromiumNotFoundError(RuntimeError):
     """No Chromium executable to print PDFs with."""
 
 
 class ExternalReferenceError(ValueError):
     """A rendered report would make the browser fetch something from another host."""
+
+
+class ActiveContentError(ValueError):
+    """A rendered report holds a script, an event handler, a javascript: URL or an embedded frame."""
 
 
 def find_chromium() -> str:
@@ -135,24 +160,34 @@ def find_chromium() -> str:
     )
 
 
-class DropScrapsPreprocessor(Preprocessor):
-    """Leaves out the outputs that only carry scrapbook scraps (``application/scrapbook.*``):
-    data for the bulletin, with nothing for a reader to see."""
+class ReaderOutputsPreprocessor(Preprocessor):
+    """What a reader sees of each cell, the same on every run: outputs that only carry scrapbook
+    scraps (``application/scrapbook.*``, data for the bulletin) and stream outputs on stderr
+    (warnings, log lines) are left out, and each cell's id becomes ``cell-<position>`` (the page's
+    anchors; papermill gives its injected cell a random id)."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs
-                            if not (o.get("data") and all(m.startswith("application/scrapbook.") for m in o["data"]))]
+                            if not (o.get("data") and all(m.startswith("application/scrapbook.") for m in o["data"]))
+                            and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        cell.id = f"cell-{index}"
         return cell, resources
 
 
 class ReportHTMLExporter(HTMLExporter):
     """nbconvert's HTML exporter with the report settings: the ``jdl_report`` template, code and
-    prompts hidden, images embedded, scrapbook scraps left out."""
+    prompts hidden, images embedded, the page's Content-Security-Policy, and only what a reader
+    should see (:class:`ReaderOutputsPreprocessor`)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.register_preprocessor(DropScrapsPreprocessor, enabled=True)
+        self.register_preprocessor(ReaderOutputsPreprocessor, enabled=True)
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        resources["content_security_policy"] = CONTENT_SECURITY_POLICY
+        return resources
 
     @default("extra_template_basedirs")
     def _report_template_basedirs(self):
@@ -185,7 +220,8 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
 
     It replaces :meth:`WebPDFExporter.run_playwright`, the method that starts the browser, so as
     to pass Playwright the executable and the headless flags; it never downloads a browser. While
-    printing, any request the page makes other than for a ``file:`` or ``data:`` URL is aborted.
+    printing, any request other than for the page itself or a ``data:`` URL is aborted, and the
+    page is refused (:class:`ActiveContentError`) if it holds active content.
     The base class prints on Playwright's default paper, US Letter, when it paginates (and on one
     page as big as the report when ``paginate`` is False); this one prints A4 portrait pages and
     supports only ``paginate`` True. ``browser_args`` are passed after :data:`CHROMIUM_ARGS`."""
@@ -203,6 +239,7 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
 
     def run_playwright(self, html):
         """Print ``html`` (a whole page) to PDF in the system Chromium; returns the PDF bytes."""
+        _check_inert(html, "the page to print")
         if self.allow_chromium_download:
             raise ValueError("SystemChromiumPDFExporter never downloads a browser")
         if not self.paginate:
@@ -251,15 +288,18 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
                     viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX}
                 )
 
-                async def local_only(route):
-                    if route.request.url.startswith(("file:", "data:")):
+                page_url = Path(html_file).as_uri()
+
+                async def this_page_only(route):
+                    url = route.request.url
+                    if url == page_url or url.startswith("data:"):
                         await route.continue_()
                     else:
                         await route.abort()
 
-                await page.route("**/*", local_only)
+                await page.route("**/*", this_page_only)
                 await page.emulate_media(media="print")
-                await page.goto(Path(html_file).as_uri(), wait_until="load")
+                await page.goto(page_url, wait_until="load")
                 await page.wait_for_timeout(self.page_render_timeout)
                 # a little slack for rounding between screen layout and print layout
                 await page.evaluate(
@@ -320,6 +360,54 @@ class _RemoteReferences(HTMLParser):
             self.found.extend(self.CSS_REMOTE.findall(data))
 
 
+class _ActiveContent(HTMLParser):
+    """Collects what in a page could run or embed something: script elements, embedding elements,
+    event-handler attributes, and URLs other than ``data:`` (and in-page ``#`` anchors) in
+    attributes a browser loads or follows on its own or on a click."""
+
+    ELEMENTS = frozenset({"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base",
+                          "form", "portal", "noscript"})
+    URL_ATTRIBUTES = frozenset({"src", "href", "data", "action", "formaction", "poster", "background",
+                                "xlink:href", "srcdoc", "ping", "codebase", "manifest"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.ELEMENTS:
+            self.found.append(f"<{tag}> element")
+        if tag == "meta" and any(n == "http-equiv" and (v or "").strip().lower() == "refresh" for n, v in attrs):
+            self.found.append("<meta http-equiv=refresh>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"{name} attribute on <{tag}>")
+            elif name in self.URL_ATTRIBUTES and value is not None:
+                url = "".join(value.split()).lower()
+                if url and not url.startswith(("data:", "#")):
+                    self.found.append(f"{name} URL on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+
+def active_content(html: str) -> list[str]:
+    """What in ``html`` could run a script, load or embed something, or navigate by itself: a
+    description of each (element and attribute names only, never the text), in page order. A
+    published report holds none (``href="#..."`` anchors and ``data:`` URLs are allowed)."""
+    parser = _ActiveContent()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+def _check_inert(html: str, where) -> None:
+    found = active_content(html)
+    if found:
+        shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
+        raise ActiveContentError(f"{where}: the page holds active content ({shown}); a published report "
+                                 "must hold no script, event handler, link out or embedded frame")
+
+
 def external_references(html: str) -> list[str]:
     """The URLs in ``html`` that a browser would fetch from another host (``http:``, ``https:``
     or scheme-relative ``//``): in src-like attributes, ``<link href>`` and the like, and CSS
@@ -346,13 +434,14 @@ def render_html(notebook_path: str | os.PathLike) -> str:
     """The report page for ``notebook_path`` as a string (see :func:`export_html`)."""
     html, _ = ReportHTMLExporter().from_filename(str(notebook_path))
     _check_self_contained(html, notebook_path)
+    _check_inert(html, notebook_path)
     return html
 
 
 def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
     """Write the executed notebook as one self-contained HTML file, code hidden; atomically.
     Raises :class:`ExternalReferenceError` (writing nothing) if the page would fetch anything
-    from another host."""
+    from another host, :class:`ActiveContentError` if it holds active content."""
     html = render_html(notebook_path)
     with atomic_path(html_path) as temp:
         temp.write_text(html, encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from jdl.attrition import MIN_ANALYSED, MIN_SUBMITTED
-from jdl.words import count, interval_sentence, p_phrase, per_100_sentence
+from jdl.words import count, interval_sentence, markdown_text, p_phrase, per_100_sentence
 
 # One-year proven re-offending of adults released from custody or starting court orders
 # (methodology section 9): the baseline for power planning when a request has no comparison pool.
@@ -63,8 +63,8 @@ CAVEATS = (
 
 
 def title(organisation: str, programme: str) -> str:
-    """The report title."""
-    return f"Justice Data Lab analysis: re-offending after {programme} ({organisation})"
+    """The report title, in Markdown (the names escaped by :func:`jdl.words.markdown_text`)."""
+    return f"Justice Data Lab analysis: re-offending after {markdown_text(programme)} ({markdown_text(organisation)})"
 
 
 def summary_paragraph(organisation: str, programme: str, headline, verdict: str,
@@ -72,9 +72,10 @@ def summary_paragraph(organisation: str, programme: str, headline, verdict: str,
     """The summary paragraph with the headline result. ``headline``: the
     :class:`jdl.compare.Comparison` of the one-year proven re-offending rate; ``verdict``: from
     :func:`jdl.words.verdict`; sizes: the treatment group analysed and the distinct comparison
-    people; ``measure``: the rate measure (for the interval sentence)."""
+    people; ``measure``: the rate measure (for the interval sentence). Returns Markdown (the names
+    escaped by :func:`jdl.words.markdown_text`)."""
     opening = (f"This report looks at the re-offending of {count(n_treated)} people who received "
-               f"{programme} from {organisation}, compared with a group of {count(n_comparison)} "
+               f"{markdown_text(programme)} from {markdown_text(organisation)}, compared with a group of {count(n_comparison)} "
                f"similar people who did not.")
     result = {
         "significant reduction": "This is a statistically significant reduction in re-offending",
@@ -98,7 +99,8 @@ def people_needed(n_submitted: int, n_analysed: int) -> int | None:
 def not_processed_letter(organisation: str, programme: str, reason: str, n_submitted: int,
                          n_analysed: int) -> str:
     """The letter a request that fails the minimum criteria receives instead of statistics
-    (Markdown): why, what the minimum criteria are, and how many people would be needed."""
+    (Markdown, the names escaped by :func:`jdl.words.markdown_text`): why, what the minimum
+    criteria are, and how many people would be needed. ``reason`` is the lab's own text."""
     needed = people_needed(n_submitted, n_analysed)
     if needed is None:
         how_many = ("None of the people submitted could be analysed, so we cannot say how many more "
@@ -108,7 +110,7 @@ def not_processed_letter(organisation: str, programme: str, reason: str, n_submi
                     f"could be analysed. At that rate, about {count(needed)} people would need to be "
                     f"submitted for a future request to meet the minimum criteria.")
     return "\n\n".join([
-        f"Thank you for your request about {programme} from {organisation}.",
+        f"Thank you for your request about {markdown_text(programme)} from {markdown_text(organisation)}.",
         f"We could not produce re-offending statistics for this request because {reason}. "
         f"The Justice Data Lab needs at least {MIN_SUBMITTED} people to be submitted and at least "
         f"{MIN_ANALYSED} of them to be analysed, so that results are reliable and no one can be "

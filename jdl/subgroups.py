@@ -323,10 +323,11 @@ SUBGROUP_INTRO = (
 
 def subgroup_notes(results: list[SubgroupResult]) -> list[str]:
     """Plain-words notes under the sub-analyses table: a warning when a sub-group's own match is
-    poor, and how many sub-groups were analysed."""
+    poor, and how many sub-groups were analysed. Markdown: a sub-group's label (which may come from
+    the upload) is escaped by :func:`jdl.words.markdown_text`."""
     run = [r for r in results if r.status == RUN]
     notes = [f"{words.count(len(run))} of {words.count(len(results))} sub-groups were analysed."]
-    poor = [f"{r.dimension.lower()}: {r.level}" for r in run if r.poor]
+    poor = [f"{r.dimension.lower()}: {words.markdown_text(r.level)}" for r in run if r.poor]
     if poor:
         notes.append("The sub-group's own match is poor (a covariate over 10% after matching) for "
                      + "; ".join(poor) + ". Read those results with particular care.")

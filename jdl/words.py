@@ -15,6 +15,7 @@ separators everywhere.
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Integral
 
@@ -25,6 +26,29 @@ CANNOT_SAY_HEADING = "What you cannot say"
 ROUNDING_NOTE = "Figures may not add up to the total because of rounding."
 NOT_REPORTED = "not reported: too few people"
 VERDICTS = ("significant reduction", "significant increase", "inconclusive")
+
+
+# ---------------------------------------------------------------- outside text, made inert
+
+# Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and escaped it is
+# literal text, never markup (no HTML, link, image, emphasis, code, table, heading or list).
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def markdown_text(text) -> str:
+    """``text`` (a name from a params file, an upload or the national data) as Markdown that shows
+    exactly that text and nothing else: every ASCII punctuation character backslash-escaped (so
+    ``<``, ``&``, ``[``, ``*``, ``|``, ``$``, ``#`` ... are literal; the renderer HTML-escapes them),
+    and runs of white space, line breaks included, as one space (so no Markdown block can start).
+    Everything from outside that goes into a Markdown string goes through this, once."""
+    return _ASCII_PUNCTUATION.sub(r"\\\1", _WHITESPACE.sub(" ", str(text)).strip())
+
+
+def plot_text(text) -> str:
+    """``text`` from outside as a matplotlib label: ``$`` escaped, so it is never read as mathtext
+    (an unbalanced or bad TeX expression would otherwise fail the figure)."""
+    return str(text).replace("$", r"\$")
 
 
 # ---------------------------------------------------------------- rounding and number formats
@@ -245,9 +269,10 @@ def can_say(verdict, organisation: str, programme: str, comparison) -> list[str]
     """The "What you can say" sentences for the headline rate. Takes the verdict (one of
     :data:`VERDICTS`), the organisation's and the programme's names and the headline
     :class:`jdl.compare.Comparison` (its interval in proportions, printed in whole percentage
-    points, and its treatment-group size); returns a list of sentences."""
+    points, and its treatment-group size); returns a list of sentences in Markdown (the names
+    escaped by :func:`markdown_text`)."""
     _check_verdict(verdict)
-    who = f"{programme} run by {organisation}"
+    who = f"{markdown_text(programme)} run by {markdown_text(organisation)}"
     if verdict == "inconclusive":
         first = (f"This analysis does not provide clear evidence that {who} increased or decreased {_HEADLINE}; "
                  f"more people would be needed to tell.")
@@ -268,7 +293,7 @@ def cannot_say(verdict, organisation: str, programme: str, comparison) -> list[s
     (``organisation`` is accepted for symmetry: these sentences name the programme only; the
     comparison gives the treatment-group size) and returns a list of sentences."""
     _check_verdict(verdict)
-    shows = f"This analysis shows that {programme}"
+    shows = f"This analysis shows that {markdown_text(programme)}"
     no_effect = f"{shows} had no effect on re-offending."
     if verdict == "inconclusive":
         return [no_effect, f"{shows} decreased re-offending.", f"{shows} increased re-offending."]

@@ -26,7 +26,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from jdl import bulletin
+from jdl import bulletin, words
 from jdl.bulletin import Bulletin, collect, forest_plot, results_table
 from jdl.requests import SCRAPS
 
@@ -499,7 +499,7 @@ def test_results_without_a_standard_error_are_listed_not_pooled(tmp_path):
     reports = {}
     for number, (request_id, (programme_type, standard_error)) in enumerate(requests.items(), start=1):
         fields = {"id": request_id, "organisation": f"Org {request_id}", "programme": f"P{request_id}",
-                  "programme_type": programme_type, "date_received": "2014-04-01", "upload": "u.csv"}
+                  "programme_type": programme_type, "date_received": "2014-04-01", "upload": "data/uploads/u.csv"}
         (params / f"{request_id}.yaml").write_text(yaml.safe_dump(fields))
         scraps = published(f"Org {request_id}", f"P{request_id}", "inconclusive", 100 * number, 1000,
                            0.30, 0.30 + 0.01 * number, -0.05, 0.06, 0.6, standard_error)
@@ -573,7 +573,7 @@ def test_finding_singular_point_and_markdown_escaping():
     line = made_up({}).finding(row)
     assert line == ("1. Start run by A_B *Trust*: inconclusive; the re-offending rate was 31% against 30% for the "
                     "comparison group (difference 1 percentage point, 95% interval -4 to 6).")
-    assert bulletin.escape_markdown(line).startswith(r"1\. Start run by A\_B \*Trust\*: inconclusive;")
+    assert words.markdown_text(line).startswith(r"1\. Start run by A\_B \*Trust\*\: inconclusive\;")
 
 
 # ---------------------------------------------------------------- statuses from the files
@@ -587,7 +587,7 @@ def test_status_rules_without_run_json(tmp_path):
     for request_id in ("a", "b"):
         (params / f"{request_id}.yaml").write_text(yaml.safe_dump(
             {"id": request_id, "organisation": "O", "programme": "P", "date_received": "2014-04-01",
-             "upload": "u.csv"}))
+             "upload": "data/uploads/u.csv"}))
     report = tmp_path / "outputs" / "2014-04" / "b" / "report.ipynb"
     report.parent.mkdir(parents=True)
     nbformat.write(new_notebook(cells=[new_code_cell(GLUE)], metadata=KERNELSPEC), report)
@@ -632,24 +632,23 @@ def test_build_summary_end_to_end(project, march):
     notebook = nbformat.read(notebook_path, as_version=4)
     markdown = [output["data"]["text/markdown"] for cell in notebook.cells if cell.cell_type == "code"
                 for output in cell.outputs if "text/markdown" in output.get("data", {})]
-    assert markdown[0] == "# Justice Data Lab statistics: March 2014"
-    assert march.headline in markdown
-    findings = "\n".join(f"- {line}" for line in march.findings)
-    assert findings in markdown
-    assert march.tally_sentence in markdown
+    assert markdown[0] == r"# Justice Data Lab statistics\: March 2014"
+    assert words.markdown_text(march.headline) in markdown
+    assert bulletin.markdown_list(march.findings) in markdown
+    assert words.markdown_text(march.tally_sentence) in markdown
     # the evidence library: after the forest plot, before the tally, with its own plot
     headings = [text for text in markdown if text.startswith("#")]
-    assert headings == ["# Justice Data Lab statistics: March 2014", "## Main findings to date",
+    assert headings == [r"# Justice Data Lab statistics\: March 2014", "## Main findings to date",
                         "## Reports published in March 2014", "## All published results to date",
                         "## Forest plot of published results", "## Evidence library by programme type",
                         "### Pooled figures by programme type (descriptive)",
                         "### Forest plot of the evidence library", "### Notes on the evidence library",
                         "## Running tally"]
-    assert bulletin.escape_markdown(bulletin.LIBRARY_INTRO) in markdown
-    assert bulletin.escape_markdown(bulletin.POOLED_INTRO) in markdown
+    assert words.markdown_text(bulletin.LIBRARY_INTRO) in markdown
+    assert words.markdown_text(bulletin.POOLED_INTRO) in markdown
     assert bulletin.markdown_list(bulletin.library_sentences(march)) in markdown
     assert bulletin.markdown_list(bulletin.library_notes(march)) in markdown
-    assert markdown[markdown.index(headings[6]) + 2].startswith("- Arts: one result: not pooled.\n- Mentoring: 2")
+    assert markdown[markdown.index(headings[6]) + 2].startswith(r"- Arts\: one result\: not pooled\." "\n" r"- Mentoring\: 2")
     tables = [output["data"]["text/html"] for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.outputs if "text/html" in output.get("data", {})]
     library_table = [html for html in tables if "one result: not pooled" in html and "Gateway Mentoring" in html]

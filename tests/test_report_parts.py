@@ -42,7 +42,8 @@ def test_a_params_file_is_read(tmp_path):
     assert request.parameters(tmp_path / "national") == {
         "request_id": "2014-03-001", "organisation": "Safe Ground", "programme": "Family Man",
         "programme_type": "education", "date_received": "2014-01-15",
-        "upload_path": str(tmp_path / "data/uploads/family-man.xlsx"), "setting": "custody",
+        "upload_path": str(tmp_path / "data/uploads/family-man.xlsx"),
+        "uploads_dir": str(tmp_path / "data/uploads"), "setting": "custody",
         "national_dir": str(tmp_path / "national"), "options": {"method": "nearest", "caliper": 0.1}}
 
 
