@@ -1,0 +1,151 @@
+"""Hostile params through the real notebooks: a request whose organisation, programme and
+programme type are markup, Markdown links, file: URLs and TeX is run by `jdl run` (papermill),
+published (nbconvert HTML and PDF) and summarised in the bulletin (`jdl summary`). Every published
+page is walked with an HTML parser and every PDF read with pdftotext: the names show as written,
+nothing active survives, nothing is loaded, and the same request run twice publishes the same bytes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from jdl.cli import main
+from jdl.demo import DemoRequest, demo_params
+from jdl.publish import CONTENT_SECURITY_POLICY, active_content
+from jdl.requests import load_request
+from jdl.runner import execute_request
+from jdl.synth import SynthConfig, synthesise
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = "2014-01"
+ORGANISATION = '<iframe src="file:///etc/passwd"></iframe> & <img src=x onerror=alert(1)> Trust'
+PROGRAMME = "[x](javascript:alert(1)) <b onmouseover=alert(1)>bold</b> <script>alert(1)</script> $\\frac{1}{0}$"
+PROGRAMME_TYPE = "<svg onload=alert(1)> *mentoring*"
+NOTEBOOK = ROOT / "notebooks/request_report.ipynb"
+
+
+class Page(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.text = [], []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @property
+    def words(self) -> str:
+        return " ".join("".join(self.text).split())
+
+
+def pdf_text(path: Path) -> str:
+    return " ".join(subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                                   text=True).stdout.split())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    synthesise(root / "data/national", root / "data/uploads", root / "data/truth/programmes.json",
+               SynthConfig(n_people=50_000))
+    params = {**demo_params(DemoRequest(MONTH, 1, "gateway-mentoring", "x", "2013-10-14")),
+              "organisation": ORGANISATION, "programme": PROGRAMME, "programme_type": PROGRAMME_TYPE}
+    path = root / "params" / MONTH / f"{MONTH}-001.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    runner = CliRunner()
+    run = runner.invoke(main, ["run", str(root / "params" / MONTH), "--outputs", str(root / "outputs"),
+                               "--national", str(root / "data/national"), "--notebook", str(NOTEBOOK)])
+    summary = runner.invoke(main, ["summary", MONTH, "--params", str(root / "params"),
+                                   "--outputs", str(root / "outputs")])
+    return {"root": root, "run": run, "summary": summary, "params": path,
+            "report": root / "outputs" / MONTH / f"{MONTH}-001", "month": root / "outputs" / MONTH}
+
+
+def published_pages(project) -> list[Path]:
+    return [project["report"] / "report.html", project["month"] / "summary.html"]
+
+
+def test_the_hostile_request_ran_and_was_published(project):
+    assert project["run"].exit_code == 0, project["run"].output
+    assert project["summary"].exit_code == 0, project["summary"].output
+    assert json.loads((project["month"] / "run.json").read_text())["outcomes"][0]["status"] == "published"
+
+
+def test_published_pages_show_the_names_as_text_and_hold_nothing_active(project):
+    for html_path in published_pages(project):
+        html = html_path.read_text()
+        page = Page(html)
+        assert active_content(html) == [], html_path
+        assert ("meta", {"http-equiv": "Content-Security-Policy", "content": CONTENT_SECURITY_POLICY}) in page.tags
+        tags = {tag for tag, _ in page.tags}
+        assert not tags & {"script", "iframe", "frame", "object", "embed", "base", "form"}, html_path
+        for tag, attributes in page.tags:
+            assert not [name for name in attributes if name.startswith("on")], (html_path, tag)
+            if tag == "img":
+                assert attributes["src"].startswith("data:image/png;base64,"), html_path
+            if tag == "a":
+                assert attributes.get("href", "#").startswith("#"), html_path
+        assert ORGANISATION in page.words, html_path
+        assert " ".join(PROGRAMME.split()) in page.words, html_path
+    assert PROGRAMME_TYPE in Page((project["month"] / "summary.html").read_text()).words
+
+
+def test_pdfs_show_the_names_as_text_and_never_the_servers_files(project):
+    for pdf in (project["report"] / "report.pdf", project["month"] / "summary.pdf"):
+        text = pdf_text(pdf)
+        assert "root:x:0:0" not in text and "/bin/bash" not in text and "nologin" not in text
+        assert '<iframe src="file:///etc/passwd"></iframe>' in text
+        assert "<script>alert(1)</script>" in text
+
+
+def test_no_warning_traceback_or_server_path_reaches_a_page(project):
+    root = str(project["root"])
+    for html_path in published_pages(project):
+        text = Page(html_path.read_text()).words
+        for marker in ("Warning", "Traceback", "Error:", root, "/site-packages/", str(ROOT)):
+            assert marker not in text, (html_path, marker)
+    for notebook in (project["report"] / "report.ipynb", project["month"] / "summary.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        streams = [o for c in cells for o in c.get("outputs", []) if o["output_type"] in ("stream", "error")
+                   and o.get("name") != "stdout"]
+        assert streams == [], notebook
+
+
+def test_the_same_request_run_twice_publishes_the_same_bytes(project, tmp_path):
+    request = load_request(project["params"])
+    outcome = execute_request(request, NOTEBOOK, tmp_path / "again", project["root"] / "data/national",
+                              project["root"])
+    assert outcome.status == "published", outcome.error
+    first, second = project["report"], tmp_path / "again"
+    assert (first / "report.html").read_bytes() == (second / "report.html").read_bytes()
+    assert pdf_text(first / "report.pdf") == pdf_text(second / "report.pdf")
+
+
+def test_a_params_file_pointing_outside_the_uploads_folder_runs_nothing(project, tmp_path):
+    month = project["root"] / "params" / "2014-02"
+    month.mkdir(parents=True)
+    link = project["root"] / "data/uploads/looks-fine.csv"
+    link.symlink_to("/etc/passwd")
+    params = {**yaml.safe_load(project["params"].read_text()), "id": "2014-02-001",
+              "upload": "data/uploads/looks-fine.csv"}
+    (month / "a.yaml").write_text(yaml.safe_dump(params))
+    result = CliRunner().invoke(main, ["run", str(month), "--outputs", str(tmp_path / "outputs"),
+                                       "--national", str(project["root"] / "data/national"),
+                                       "--notebook", str(NOTEBOOK)])
+    assert result.exit_code == 2
+    assert "field 'upload' must name a file inside the uploads folder" in result.output
+    assert "root:" not in result.output
+    assert not (tmp_path / "outputs" / "2014-02" / "2014-02-001").exists()
