@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from jdl.matching import DISTANCE_LABELS, covariate_matrix
+from jdl.words import plot_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -193,7 +194,8 @@ def love_plot(result) -> Figure:
     table = balance.table
     n = len(table)
     long = pd.DataFrame({
-        "covariate": np.r_[table.index.to_numpy(), table.index.to_numpy()],
+        # covariate names carry the national data's category labels: never read as mathtext
+        "covariate": [plot_text(name) for name in np.r_[table.index.to_numpy(), table.index.to_numpy()]],
         "absolute standardised difference (%)": np.abs(np.r_[table["std_diff_before"].to_numpy(),
                                                              table["std_diff_after"].to_numpy()]),
         "sample": ["before matching"] * n + ["after matching"] * n,

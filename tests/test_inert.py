@@ -377,3 +377,16 @@ def test_the_pdf_printer_loads_only_its_own_page(tmp_path):
 
 def test_date_received_in_params_is_a_date_not_text(tmp_path):
     assert load_request(params_file(tmp_path)).date_received == dt.date(2014, 1, 15)
+
+
+def test_love_plot_labels_from_the_national_data_are_never_mathtext():
+    import pandas as pd
+
+    from jdl.balance import Balance, love_plot
+
+    table = pd.DataFrame({"std_diff_before": [12.0, 3.0], "std_diff_after": [2.0, 1.0]},
+                         index=["region_$\\frac{1}{", "age"])
+    figure = love_plot(Balance(table=table, any_poor=False, poor=()))
+    figure.canvas.draw()   # a bad TeX group would raise here
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == [r"region_\$\frac{1}{", "age"]
