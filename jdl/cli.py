@@ -50,9 +50,20 @@ DEFAULT_UPLOADS = Path("data/uploads")
 DEFAULT_TRUTH = Path("data/truth/programmes.json")
 
 
+def _check_people(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from jdl.synth import MIN_PEOPLE
+
+    if value is not None and value < MIN_PEOPLE:
+        raise click.BadParameter(
+            f"{value:,} is too few: at least {MIN_PEOPLE:,}. Fewer people cannot reliably give the seven "
+            "synthetic programmes participants (the narrowest, such as young men released from custody "
+            "in 2007-2010, can have nobody eligible).")
+    return value
+
+
 @main.command()
-@click.option("--people", "n_people", type=click.IntRange(min=1000), default=None,
-              help="Number of people in the national data (default 200,000).")
+@click.option("--people", "n_people", type=int, default=None, callback=_check_people,
+              help="Number of people in the national data: at least 2,000 (default 200,000).")
 @click.option("--seed", type=int, default=None, help="Random seed (default 20130401).")
 @click.option("--out", "national_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_NATIONAL, show_default=True, help="Where the national Parquet files go.")
@@ -62,17 +73,29 @@ DEFAULT_TRUTH = Path("data/truth/programmes.json")
               default=DEFAULT_TRUTH, show_default=True,
               help="Where the programmes' true effects go (read only by tests and benchmarks).")
 def synth(n_people: int | None, seed: int | None, national_dir: Path, uploads_dir: Path, truth_path: Path) -> None:
-    """Write the synthetic national data, the synthetic programmes' submissions and their true effects."""
+    """Write the synthetic national data, the synthetic programmes' submissions and their true effects.
+
+    Every file written is owner-only (0600) and every folder written to owner-only (0700),
+    whatever the umask: they hold (synthetic) names, dates of birth and ids."""
     import time
 
-    from jdl.synth import SynthConfig, synthesise
+    from jdl.synth import SynthConfig, TooFewPeopleError, short_programmes, synthesise
 
     config = SynthConfig(**{k: v for k, v in {"n_people": n_people, "seed": seed}.items() if v is not None})
     started = time.perf_counter()
-    world = synthesise(national_dir, uploads_dir, truth_path, config)
+    try:
+        world = synthesise(national_dir, uploads_dir, truth_path, config)
+    except TooFewPeopleError as error:
+        click.echo(f"jdl synth: {error}", err=True)
+        sys.exit(2)
     rows = ", ".join(f"{name} {table.num_rows:,}" for name, table in world.tables.items())
     click.echo(f"national data ({config.n_people:,} people, seed {config.seed}) in {national_dir}: {rows}")
     click.echo(f"submissions of {len(world.participants)} programmes in {uploads_dir}")
+    short = short_programmes(world)
+    if short:
+        click.echo(f"{len(short)} programmes have fewer participants than designed ({config.n_people:,} people "
+                   "hold too few eligible): " + ", ".join(f"{prog.name} {got:,} of {prog.n_in_national:,}"
+                                                           for prog, got in short))
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
 
 

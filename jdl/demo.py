@@ -73,3 +73,16 @@ def write_demo_params(params_root: Path, uploads_dir: str = "data/uploads") -> l
         write_text_atomically(path, text)
         written.append(path)
     return written
+
+
+def demo_uploads(uploads_dir: str | Path = "data/uploads") -> list[Path]:
+    """The upload files the demo pilot's requests name, each once, in pilot order."""
+    paths = [Path(demo_params(request, Path(uploads_dir).as_posix())["upload"]) for request in DEMO_PILOT]
+    return list(dict.fromkeys(paths))
+
+
+def missing_demo_uploads(uploads_dir: str | Path = "data/uploads") -> list[Path]:
+    """The demo pilot's upload files that are not there: after ``jdl purge`` has deleted the
+    uploads of published requests, the pilot cannot run again until ``jdl synth`` rewrites them."""
+    return [path for path in demo_uploads(uploads_dir) if not path.is_file()]
+

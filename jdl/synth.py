@@ -25,11 +25,21 @@ How people offend (the generative model, in words):
   re-offending rate is written to a truth file that only tests and benchmarks read;
 * employment (P45) and out-of-work benefit spells, and OASys assessments, are drawn with
   propensities tied to the same hidden frailty, so they carry information about risk.
+
+Everything written here holds (synthetic) personal data or the key to it: names, dates of birth
+and ids in the national tables and the submissions, and who is who in the linkage truth. So every
+file is created owner-only (mode 0600) and every folder written to owner-only (0700), whatever the
+umask: files through a temporary file made by :func:`tempfile.mkstemp` (always 0600) and chmodded
+explicitly before it is renamed into place; folders made with mode 0700 and chmodded again, so a
+folder that already existed with wider permissions is tightened when it is written again. Parent
+folders that already existed (``data/`` itself, say) are left as they are.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,7 +48,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jdl.atomic import atomic_path, write_text_atomically
+from jdl.atomic import atomic_path
 from jdl.identifiers import format_pnc_many, prison_number_from_int
 from jdl.national import OASYS_NEEDS
 from jdl.window import FOLLOW_UP_DAYS, PROOF_WAIT_DAYS, DataWindow
@@ -77,6 +87,19 @@ DISPOSALS = ("court conviction", "caution", "penalty notice for disorder")
 SENTENCES = ("custody", "community order", "suspended sentence order", "other")
 EVENT_TYPES = ("custody release", "community order start", "suspended sentence order start")
 SEXES = ("M", "F")
+
+
+# The fewest people ``jdl synth`` accepts. The programmes select among index events with narrow
+# criteria (Short Sharp Challenge: men aged 18 to 24 released from custody in 2007-2010; Open Door
+# Arts: community orders in Wales in 2009-2011), so a small national dataset holds few people
+# eligible for them: on 1,000 people some seeds give one of them nobody at all. From 2,000 people
+# every programme had participants in 2,000 seeds tried; :func:`generate` still raises
+# :class:`TooFewPeopleError`, never a traceback, for a seed that leaves a programme with nobody.
+MIN_PEOPLE = 2_000
+
+
+class TooFewPeopleError(ValueError):
+    """The national data is too small to give every synthetic programme a participant."""
 
 
 def day_number(day: date) -> int:
@@ -512,6 +535,21 @@ class Programme:
     sub_groups: tuple[str, ...] = ()
     referral_routes: tuple[str, ...] = ("self", "prison staff", "probation", "court", "other agency")
 
+    @property
+    def n_in_national(self) -> int:
+        """Participants the national data holds, by design (``n_participants`` less the
+        unfindable share). A small national dataset may give the programme fewer."""
+        return int(round(self.n_participants * (1 - self.unfindable_share)))
+
+    def n_not_in_national(self, n_found: int) -> int:
+        """Submitted people not in the national data, for a programme with ``n_found``
+        participants in it: by design ``n_participants - n_in_national``, scaled down in
+        proportion when the national data gave fewer participants than designed."""
+        unfindable = self.n_participants - self.n_in_national
+        if n_found >= self.n_in_national:
+            return unfindable
+        return (n_found * unfindable + self.n_in_national // 2) // self.n_in_national
+
 
 PROGRAMMES: tuple[Programme, ...] = (
     Programme("gateway-mentoring", "Northern Resettlement Trust", "Gateway Mentoring",
@@ -562,9 +600,20 @@ def _weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> n
     return np.sort(np.argpartition(-keys, k - 1)[:k]) if k else np.zeros(0, dtype=np.int64)
 
 
+# A programme takes at most this share of the people eligible for it (and not already in another
+# programme), leaving at least a third of them: a programme that took everyone eligible would leave
+# no like-for-like comparison people, nor anyone for the programmes selected after it (on 10,000
+# people Learning Inside took every adult released from custody, and Short Sharp Challenge was
+# left with nobody). It binds only on small national datasets: on 50,000 people and more (the
+# default is 200,000) every programme is well under it, so their data are unchanged.
+MAX_SHARE_OF_ELIGIBLE = 2 / 3
+
+
 def _select_participants(rng: np.random.Generator, prog: Programme, events: dict[str, np.ndarray],
                          people: People, previous: np.ndarray, taken: np.ndarray) -> np.ndarray:
-    """Positions in ``events`` of the programme's participants (one event per person)."""
+    """Positions in ``events`` of the programme's participants (one event per person): up to
+    ``prog.n_participants``, and at most :data:`MAX_SHARE_OF_ELIGIBLE` of the eligible people
+    (rounded up: one when only one person is eligible, none when nobody is)."""
     custody = events["event_type"] == 0
     age = (events["index_date"] - people.birth[events["person"]]) / DAYS_PER_YEAR
     year = 1970 + events["index_date"] / DAYS_PER_YEAR
@@ -577,12 +626,13 @@ def _select_participants(rng: np.random.Generator, prog: Programme, events: dict
     if prog.sex is not None:
         ok &= people.sex[events["person"]] == SEXES.index(prog.sex)
     cand = np.flatnonzero(ok)
-    # one event per person: the first eligible one
-    first = np.r_[True, events["person"][cand][1:] != events["person"][cand][:-1]]
-    cand = cand[first]
+    # one event per person: the first eligible one (events are sorted by person, then date)
+    person = events["person"][cand]
+    cand = cand[np.r_[True, person[1:] != person[:-1]][:len(cand)]]
     score = (prog.history_tilt * np.log1p(previous[cand]) + prog.age_tilt * (age[cand] - 30) / 10
              + prog.risk_tilt * np.log(people.frailty[events["person"][cand]] + 0.05))
-    chosen = cand[_weighted_sample(rng, np.exp(score), prog.n_participants)]
+    k = min(prog.n_participants, math.ceil(MAX_SHARE_OF_ELIGIBLE * len(cand)))
+    chosen = cand[_weighted_sample(rng, np.exp(score), k)]
     taken[events["person"][chosen]] = True
     return chosen
 
@@ -638,6 +688,13 @@ class SyntheticWorld:
     names: dict[str, np.ndarray] = field(repr=False)
 
 
+def short_programmes(world: SyntheticWorld) -> list[tuple[Programme, int]]:
+    """The programmes that got fewer participants in the national data than designed (a small
+    national dataset holds too few eligible people), each with the number it got."""
+    return [(prog, len(world.participants[prog.slug])) for prog in PROGRAMMES
+            if len(world.participants[prog.slug]) < prog.n_in_national]
+
+
 def _names(rng: np.random.Generator, sex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Surnames (weighted by the en_GB frequency list, some hyphenated) and forenames by sex."""
     from faker.providers.person.en_GB import Provider
@@ -677,9 +734,15 @@ def generate(cfg: SynthConfig = SynthConfig()) -> SyntheticWorld:
     taken = np.zeros(n, dtype=bool)
     chosen: dict[str, np.ndarray] = {}
     for prog in PROGRAMMES:
-        n_real = int(round(prog.n_participants * (1 - prog.unfindable_share)))
-        chosen[prog.slug] = _select_participants(streams[4], Programme(**{**asdict(prog), "n_participants": n_real}),
-                                                 events, people, previous, taken)
+        chosen[prog.slug] = _select_participants(
+            streams[4], Programme(**{**asdict(prog), "n_participants": prog.n_in_national}),
+            events, people, previous, taken)
+    empty = [prog.name for prog in PROGRAMMES if len(chosen[prog.slug]) == 0]
+    if empty:
+        raise TooFewPeopleError(
+            f"{n:,} people (seed {cfg.seed}) leave nobody in the national data eligible for "
+            f"{', '.join(empty)}; generate more people (at least {MIN_PEOPLE:,}, and 10,000 or more "
+            f"to give every programme dozens of participants)")
     all_chosen = np.concatenate(list(chosen.values()))
     ratios = np.concatenate([np.full(len(chosen[p.slug]), p.hazard_ratio) for p in PROGRAMMES])
     part_person = events["person"][all_chosen]
@@ -743,7 +806,7 @@ def _truth(rng: np.random.Generator, occ_counterfactual: Occasions, offences: di
             "setting": prog.setting,
             "hazard_ratio": prog.hazard_ratio,
             "participants_in_national_data": int(len(pos)),
-            "rows_submitted_before_faults": prog.n_participants,
+            "rows_submitted_before_faults": len(pos) + prog.n_not_in_national(len(pos)),
             "rate_with_service": float((actual > 0).mean()) if len(pos) else None,
             "rate_without_service": float((without > 0).mean()) if len(pos) else None,
             "rate_effect_points": float(100 * ((actual > 0).mean() - (without > 0).mean())) if len(pos) else None,
@@ -836,8 +899,45 @@ def _tables(cfg: SynthConfig, rng: np.random.Generator, people: People, occ: Occ
     return tables
 
 
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+
+def private_folder(path: str | Path) -> Path:
+    """Make the folder ``path`` owner-only (0700) whatever the umask: missing folders on the way
+    are created 0700, and ``path`` itself is chmodded to 0700 even if it already existed (parents
+    that already existed are left alone). Returns ``path``."""
+    path = Path(path)
+    missing = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+        os.chmod(folder, PRIVATE_FOLDER_MODE)   # mkdir's mode is cut by the umask; chmod is not
+    os.chmod(path, PRIVATE_FOLDER_MODE)
+    return path
+
+
+def _write_private_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, owner-only (0600), in an owner-only folder."""
+    private_folder(path.parent)
+    with atomic_path(path, mode=PRIVATE_FILE_MODE) as temp:
+        temp.write_text(text, encoding="utf-8")
+    return path
+
+
 def _write_parquet_atomically(table: pa.Table, path: Path) -> None:
-    with atomic_path(path) as temp:
+    """Write ``table`` to ``path`` atomically, owner-only (0600); the temporary file beside it is
+    0600 from its creation (mkstemp)."""
+    with atomic_path(path, mode=PRIVATE_FILE_MODE) as temp:
         pq.write_table(table, temp, compression="zstd", row_group_size=1_000_000, write_statistics=True)
 
 
@@ -845,10 +945,10 @@ def write_national(world: SyntheticWorld, out_dir: str | Path) -> Path:
     """Write the national tables as ``<out_dir>/<table>.parquet`` plus ``manifest.json``.
 
     Files are written to temporary names and renamed into place, so a crash never leaves a
-    half-written table where a good one is expected. Returns ``out_dir``.
+    half-written table where a good one is expected. Files are 0600 and ``out_dir`` 0700, whatever
+    the umask (see the module docstring). Returns ``out_dir``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = private_folder(out_dir)
     for name, table in world.tables.items():
         _write_parquet_atomically(table, out / f"{name}.parquet")
     cfg = world.config
@@ -862,15 +962,16 @@ def write_national(world: SyntheticWorld, out_dir: str | Path) -> Path:
         "window_end": cfg.window.end.isoformat(),
         "tables": {name: table.num_rows for name, table in world.tables.items()},
     }
-    write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    _write_private_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return out
 
 
 def write_truth(world: SyntheticWorld, path: str | Path) -> Path:
-    """Write the programmes' true effects as JSON. Only tests and benchmarks read this file."""
+    """Write the programmes' true effects as JSON (0600, its folder 0700). Only tests and
+    benchmarks read this file."""
     path = Path(path)
-    write_text_atomically(path, json.dumps({"seed": world.config.seed, "n_people": world.config.n_people,
-                                             "programmes": world.truth}, indent=2) + "\n")
+    _write_private_text(path, json.dumps({"seed": world.config.seed, "n_people": world.config.n_people,
+                                          "programmes": world.truth}, indent=2) + "\n")
     return path
 
 
@@ -956,7 +1057,7 @@ def submission(world: SyntheticWorld, prog: Programme, seed_offset: int):
         "region": events["region"][pos],
     }
     # people the national data does not hold: made-up identities
-    n_fake = prog.n_participants - k
+    n_fake = prog.n_not_in_national(k)
     fake_sex = (rng.random(n_fake) < (1.0 if prog.sex == "F" else 0.2)).astype(np.int8)
     fake_surname, fake_forename = _names(rng, fake_sex)
     lo, hi = day_number(date(prog.first_year, 1, 1)), day_number(date(prog.last_year, 12, 31))
@@ -1045,22 +1146,23 @@ def write_uploads(world: SyntheticWorld, uploads_dir: str | Path, links_dir: str
     """Write each programme's submission under ``uploads_dir``: a filled Data Upload Template
     (.xlsx), or a CSV for organisations that send one; and under ``links_dir`` the linkage truth
     (``<slug>.csv``: submitter's row number and national person_id, -1 when not in the national
-    data), for tests and benchmarks only. Returns the submission paths written."""
+    data), for tests and benchmarks only. Every file is 0600 and both folders 0700, whatever the
+    umask. Returns the submission paths written."""
     from jdl.template import write_filled_template
 
-    out = Path(uploads_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = private_folder(uploads_dir)
+    links_dir = private_folder(links_dir)
     written = []
     for number, prog in enumerate(PROGRAMMES):
         frame, intervention, person_id = submission(world, prog, number)
         links = "row,person_id\n" + "".join(f"{row},{pid}\n" for row, pid in enumerate(person_id, start=2))
-        write_text_atomically(Path(links_dir) / f"{prog.slug}.csv", links)
+        _write_private_text(links_dir / f"{prog.slug}.csv", links)
         if prog.file_format == "csv":
             path = out / f"{prog.slug}.csv"
-            with atomic_path(path, mode=0o600) as temp:    # personal data: owner only, like the .xlsx
+            with atomic_path(path, mode=PRIVATE_FILE_MODE) as temp:
                 frame.to_csv(temp, index=False, date_format="%d/%m/%Y")
         else:
-            path = write_filled_template(out / f"{prog.slug}.xlsx", frame, intervention)
+            path = write_filled_template(out / f"{prog.slug}.xlsx", frame, intervention)   # 0600
         written.append(path)
     return written
 
@@ -1069,7 +1171,10 @@ def synthesise(national_dir: str | Path = "data/national", uploads_dir: str | Pa
                truth_path: str | Path = "data/truth/programmes.json",
                config: SynthConfig = SynthConfig()) -> SyntheticWorld:
     """Generate everything for ``config`` and write the national Parquet files, the programmes'
-    submissions and the truth file. Returns the generated world."""
+    submissions and the truth file (and its ``links/`` folder beside it), every file owner-only
+    (0600) and every folder written to owner-only (0700). Returns the generated world. Raises
+    :class:`TooFewPeopleError` (before writing anything) when ``config.n_people`` is too small to
+    give every programme a participant."""
     world = generate(config)
     write_national(world, national_dir)
     write_uploads(world, uploads_dir, Path(truth_path).parent / "links")

@@ -6,19 +6,31 @@ with its own DuckDB queries (not the generator's code), on the default-size data
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import stat
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+import jdl.synth
+import jdl.template
+from jdl.cli import main
 from jdl.identifiers import normalise_pnc, normalise_prison_number
 from jdl.synth import (
+    MIN_PEOPLE,
     PROGRAMMES,
+    People,
     SynthConfig,
+    TooFewPeopleError,
+    _select_participants,
     generate,
+    short_programmes,
     submission,
     synthesise,
     write_national,
@@ -217,6 +229,11 @@ def test_programmes_and_truth(default_world):
             assert t["rate_effect_points"] < 0
         elif prog.hazard_ratio > 1.0:
             assert t["rate_effect_points"] > 0
+    # on the default size every programme gets its designed participants (the cap on the share of
+    # those eligible binds only on small national datasets)
+    assert short_programmes(world) == []
+    assert [len(world.participants[p.slug]) for p in PROGRAMMES] == [p.n_in_national for p in PROGRAMMES]
+    assert [t["rows_submitted_before_faults"] for t in truth.values()] == [p.n_participants for p in PROGRAMMES]
     women = next(p for p in PROGRAMMES if p.sex == "F")
     pos = world.participants[women.slug]
     assert len(pos) > 200 and np.all(world.people.sex[world.events["person"][pos]] == 1)
@@ -293,3 +310,181 @@ def test_synth_cli_writes_everything(tmp_path):
     # readable through DuckDB
     assert duckdb.connect().execute(f"select count(*) from '{tmp_path / 'n' / 'people.parquet'}'").fetchone()[0] == 20_000
 
+
+
+# --------------------------------------------------------------------------------------------
+# file permissions: everything synth writes holds (synthetic) personal data
+
+
+@contextlib.contextmanager
+def _umask(mask):
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _modes(root):
+    """Permission bits of every file and folder under ``root`` (``root`` itself as ".")."""
+    modes = {".": stat.S_IMODE(root.stat().st_mode)}
+    for path in root.rglob("*"):
+        modes[path.relative_to(root).as_posix()] = stat.S_IMODE(path.lstat().st_mode)
+    return modes
+
+
+def _expected_modes(data_mode):
+    files = [f"national/{t}.parquet" for t in TABLES] + ["national/manifest.json", "truth/programmes.json"]
+    files += [f"truth/links/{p.slug}.csv" for p in PROGRAMMES]
+    files += [f"uploads/{p.slug}.{'csv' if p.file_format == 'csv' else 'xlsx'}" for p in PROGRAMMES]
+    expected = {".": data_mode, "national": 0o700, "truth": 0o700, "truth/links": 0o700, "uploads": 0o700}
+    expected.update({name: 0o600 for name in files})
+    return expected
+
+
+def _synthesise_small(data):
+    return synthesise(data / "national", data / "uploads", data / "truth" / "programmes.json",
+                      SynthConfig(n_people=MIN_PEOPLE))
+
+
+def test_synth_writes_everything_owner_only_under_umask_022(tmp_path):
+    data = tmp_path / "data"
+    with _umask(0o022):
+        _synthesise_small(data)
+    assert _modes(data) == _expected_modes(0o700)          # data/ was created by synth: 0700 too
+
+
+def test_synth_tightens_folders_and_files_it_rewrites(tmp_path):
+    data = tmp_path / "data"
+    with _umask(0o022):
+        for folder in ("national", "uploads", "truth/links"):
+            (data / folder).mkdir(parents=True)
+            os.chmod(data / folder, 0o755)
+        for name in ("national/people.parquet", "truth/programmes.json", "truth/links/work-ready.csv",
+                     "uploads/work-ready.xlsx"):
+            (data / name).write_text("old")
+            os.chmod(data / name, 0o644)
+        os.chmod(data / "truth", 0o755)
+        _synthesise_small(data)
+    # data/ existed before (0755) and is left as it was; everything synth writes is tightened
+    assert _modes(data) == _expected_modes(0o755)
+
+
+def test_synth_temporary_files_are_owner_only(tmp_path, monkeypatch):
+    """Every temporary file synth writes through (before its rename) is 0600 while it is written."""
+    seen = []
+    original = jdl.synth.atomic_path
+
+    @contextlib.contextmanager
+    def watching(path, *args, **kwargs):
+        with original(path, *args, **kwargs) as temp:
+            seen.append((os.path.basename(path), stat.S_IMODE(temp.stat().st_mode)))
+            yield temp
+            seen.append((os.path.basename(path), stat.S_IMODE(temp.stat().st_mode)))
+
+    monkeypatch.setattr(jdl.synth, "atomic_path", watching)
+    monkeypatch.setattr(jdl.template, "atomic_path", watching)
+    with _umask(0o022):
+        _synthesise_small(tmp_path / "data")
+    assert len(seen) == 2 * (len(TABLES) + 1 + 2 * len(PROGRAMMES) + 1)
+    assert {mode for _, mode in seen} == {0o600}
+    assert not [p for p in (tmp_path / "data").rglob(".*")]          # no temporary file left behind
+
+
+# --------------------------------------------------------------------------------------------
+# sizes: every size the command line accepts works, or says clearly why not
+
+
+def _people_event(events_region):
+    people = People(sex=np.zeros(3, dtype=np.int8), birth=np.full(3, -10_000), onset=np.zeros(3, dtype=np.int64),
+                    frailty=np.ones(3), region=np.zeros(3, dtype=np.int8), ethnicity=np.zeros(3, dtype=np.int8),
+                    uk_national=np.ones(3, dtype=bool))
+    events = {"event_type": np.zeros(3, dtype=np.int8), "person": np.arange(3), "region": events_region,
+              "index_date": np.full(3, 14_000)}                      # 2008-05-01, everyone aged 55
+    return people, events
+
+
+def test_select_participants_with_nobody_eligible_returns_nobody():
+    """The IndexError of `jdl synth --people 10000`: with no candidate event, the first-per-person
+    mask had length 1 (np.r_[True, <empty>]) and indexing the empty candidates with it failed."""
+    people, events = _people_event(np.full(3, 9, dtype=np.int8))    # all in Wales
+    prog = next(p for p in PROGRAMMES if p.slug == "gateway-mentoring")   # north of England only
+    taken = np.zeros(3, dtype=bool)
+    chosen = _select_participants(np.random.default_rng(1), prog, events, people, np.zeros(3), taken)
+    assert chosen.tolist() == [] and not taken.any()
+
+
+def test_select_participants_takes_at_most_two_thirds_of_those_eligible():
+    people, events = _people_event(np.zeros(3, dtype=np.int8))      # all in the North East
+    prog = next(p for p in PROGRAMMES if p.slug == "gateway-mentoring")   # wants 450
+    taken = np.zeros(3, dtype=bool)
+    chosen = _select_participants(np.random.default_rng(1), prog, events, people, np.zeros(3), taken)
+    assert len(chosen) == 2 and taken.sum() == 2                    # ceil(2/3 * 3)
+
+
+def test_rows_not_in_national_data_scale_with_a_short_programme():
+    safe_harbour = next(p for p in PROGRAMMES if p.slug == "safe-harbour")       # 300 rows, 70% unfindable
+    assert safe_harbour.n_in_national == 90
+    assert [safe_harbour.n_not_in_national(k) for k in (90, 40, 1, 0)] == [210, 93, 2, 0]
+    gateway = next(p for p in PROGRAMMES if p.slug == "gateway-mentoring")        # 450 rows, 4% unfindable
+    assert gateway.n_in_national == 432
+    assert [gateway.n_not_in_national(k) for k in (432, 38, 12, 11)] == [18, 2, 1, 0]   # 12 * 18 / 432 = 0.5: up
+
+
+@pytest.mark.parametrize("n_people", [2_000, 5_000, 10_000, 20_000])
+def test_synth_cli_works_for_small_sizes(tmp_path, n_people):
+    result = CliRunner().invoke(main, ["synth", "--people", str(n_people), "--out", str(tmp_path / "n"),
+                                       "--uploads", str(tmp_path / "u"), "--truth", str(tmp_path / "t" / "p.json")])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None and "Traceback" not in result.output
+    assert f"national data ({n_people:,} people" in result.output
+    truth = json.loads((tmp_path / "t" / "p.json").read_text())["programmes"]
+    manifest = json.loads((tmp_path / "n" / "manifest.json").read_text())
+    assert manifest["n_people"] == n_people
+    for prog in PROGRAMMES:
+        found = truth[prog.slug]["participants_in_national_data"]
+        assert 1 <= found <= prog.n_in_national
+        rows = truth[prog.slug]["rows_submitted_before_faults"]
+        assert rows == found + prog.n_not_in_national(found)
+        # the linkage truth has one line per submitted row (with its duplicates), none dropped
+        links = pd.read_csv(tmp_path / "t" / "links" / f"{prog.slug}.csv")
+        assert (links["person_id"] > 0).sum() >= found and (links["person_id"] == -1).sum() >= rows - found
+    short = [p.name for p in PROGRAMMES if truth[p.slug]["participants_in_national_data"] < p.n_in_national]
+    if short:
+        assert f"{len(short)} programmes have fewer participants than designed" in result.output
+
+
+def test_synth_cli_refuses_too_few_people_clearly(tmp_path):
+    result = CliRunner().invoke(main, ["synth", "--people", "1999", "--out", str(tmp_path / "n")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Invalid value for '--people': 1,999 is too few: at least 2,000." in result.output
+    assert not (tmp_path / "n").exists()
+
+
+def test_too_few_people_for_a_programme_is_a_clear_error(tmp_path, monkeypatch):
+    """Below the minimum some seeds leave a programme with nobody eligible (1,000 people, seed
+    35: Short Sharp Challenge); the generator says so instead of failing, and writes nothing."""
+    with pytest.raises(TooFewPeopleError, match="leave nobody in the national data eligible for Short Sharp"):
+        generate(SynthConfig(n_people=1_000, seed=35))
+    monkeypatch.setattr(jdl.synth, "MIN_PEOPLE", 1_000)
+    result = CliRunner().invoke(main, ["synth", "--people", "1000", "--seed", "35", "--out", str(tmp_path / "n"),
+                                       "--uploads", str(tmp_path / "u"), "--truth", str(tmp_path / "t" / "p.json")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == ("jdl synth: 1,000 people (seed 35) leave nobody in the national data eligible for "
+                             "Short Sharp Challenge; generate more people (at least 1,000, and 10,000 or more to "
+                             "give every programme dozens of participants)\n")
+    assert not (tmp_path / "n").exists() and not (tmp_path / "u").exists()
+
+
+def test_missing_demo_uploads(tmp_path):
+    from jdl.demo import demo_uploads, missing_demo_uploads
+
+    _synthesise_small(tmp_path / "data")
+    uploads = tmp_path / "data" / "uploads"
+    assert demo_uploads(uploads) == [uploads / f"{slug}.{ext}" for slug, ext in (
+        ("gateway-mentoring", "xlsx"), ("womens-centre", "csv"), ("learning-inside", "xlsx"),
+        ("open-door-arts", "xlsx"), ("safe-harbour", "xlsx"), ("work-ready", "xlsx"),
+        ("short-sharp-challenge", "xlsx"))]
+    assert missing_demo_uploads(uploads) == []
+    (uploads / "work-ready.xlsx").unlink()                  # as jdl purge does once it is published
+    assert missing_demo_uploads(uploads) == [uploads / "work-ready.xlsx"]
