@@ -100,6 +100,70 @@ def synth(n_people: int | None, seed: int | None, national_dir: Path, uploads_di
 
 
 @main.command()
+@click.argument("month", required=False)
+@click.option("--older-than", "older_than_days", type=click.IntRange(min=0), default=None, metavar="DAYS",
+              help="Keep requests done fewer than DAYS days ago (withdrawn ones: received). Without MONTH: "
+                   "every month.")
+@click.option("--params", "params_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("params"), show_default=True, help="The params folder (one sub-folder a month).")
+@click.option("--outputs", "outputs_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
+@click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_UPLOADS, show_default=True,
+              help="The uploads folder: nothing outside it is ever deleted.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete and record nothing.")
+def purge(month: str | None, older_than_days: int | None, params_root: Path, outputs_root: Path,
+          uploads_dir: Path, dry_run: bool) -> None:
+    """Delete the submitted data of the requests of MONTH (e.g. 2014-03) that are done.
+
+    A request is done when OUTPUTS/MONTH/run.json records it as published or not processed: its
+    upload and any row-level intermediate (report.failed.ipynb, stray .report.ipynb.* files) go;
+    its published report, the bulletin and run.json stay. Failed, in-progress, not-run and
+    withdrawn requests are kept, and so is an upload another request still needs. Appends what it
+    did to OUTPUTS/MONTH/retention.json. With --older-than DAYS and no MONTH, purges every month
+    (a scheduled job's form). Exits 1 if a file could not be deleted, 2 if nothing could be done.
+    """
+    from jdl.requests import ParamsError
+    from jdl.retention import RetentionError, purge_all, purge_month
+
+    if month is None and older_than_days is None:
+        raise click.UsageError("name a MONTH (e.g. 2014-03), or give --older-than DAYS to purge every month")
+    try:
+        if month is not None:
+            results = [purge_month(month, params_root, outputs_root, uploads_dir, older_than_days=older_than_days,
+                                   dry_run=dry_run)]
+        else:
+            results = purge_all(older_than_days, params_root, outputs_root, uploads_dir, dry_run=dry_run)
+    except (ParamsError, RetentionError) as error:
+        click.echo(f"jdl purge: {error}", err=True)
+        sys.exit(2)
+    verb = "would delete" if dry_run else "deleted"
+    for result in results:
+        click.echo(f"{result.month}:")
+        for request in result.requests:
+            line = f"  {request.id}  {request.status}"
+            if request.reason:
+                line += f"  kept: {request.reason}"
+            elif request.deleted:
+                line += f"  {verb} {', '.join(request.deleted)}"
+            else:
+                line += "  nothing to delete"
+            click.echo(line)
+            for note in request.notes:
+                click.echo(f"    {note}")
+        for error in result.errors:
+            click.echo(f"  {error}", err=True)
+    total = sum(len(result.deleted) for result in results)
+    if dry_run:
+        click.echo(f"dry run: {total} file(s) would be deleted; nothing deleted or recorded")
+    else:
+        records = ", ".join(str(outputs_root / result.month / result.record.name)
+                            for result in results if result.record is not None)
+        click.echo(f"{total} file(s) deleted" + (f"; recorded in {records}" if records else "; nothing new to record"))
+    sys.exit(1 if any(result.errors for result in results) else 0)
+
+
+@main.command()
 @click.option("--national", "national_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_NATIONAL, show_default=True)
 @click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False, path_type=Path),
