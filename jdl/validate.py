@@ -1,10 +1,51 @@
 """Read and check a filled Data Upload Template (.xlsx or .csv), methodology section 1.
 
 :func:`validate_upload` never raises for a bad file: every fault becomes a :class:`Problem`
-naming the sheet, the row the submitter sees and the column, in plain words. It never puts a
-value from the file into a message, a log, an exception or a repr: names, dates of birth, PNC ids
-and prison numbers are personal data. The parsed rows (:attr:`ValidationResult.participants`)
-hold personal data and are kept out of the result's repr; nothing here prints them.
+naming the sheet, the row the submitter sees and the column, in plain words.
+
+What messages never show. Uploads hold personal data (names, dates of birth, PNC ids, prison
+numbers), so nothing read from a cell, a header, a sheet name or any other part of the file is
+ever repeated in a message, a log, an exception or a repr. Problems are named by place only: the
+template's own sheet names (Participants, Intervention, Instructions) or, for any other sheet,
+its position ("sheet 2"); the row number; the column letter as Excel shows it (A, B, ..., AA);
+and the template's own column names. A header that is not a template column name is named by
+its letter, never by its text; a first row that holds no template column name is reported as a
+missing header row. Exceptions raised by libraries (openpyxl, pandas, pandera, zipfile, csv,
+expat) are recorded by their type only, never their message, which can quote a value. File-level
+problems name the file only as the caller gave it. The parsed rows
+(:attr:`ValidationResult.participants`) hold personal data and are kept out of the result's repr;
+nothing here prints them.
+
+Limits. An upload is refused, with a message that gives the limit, before anything large is
+read: the file's size is checked before it is read; a workbook's zip directory (declared
+unpacked sizes, compression ratios), its sheet list and every sheet's XML are checked by
+streaming through them with expat, keeping nothing, before openpyxl opens the workbook; a CSV's
+records are counted as they are read. The defaults (module constants, overridable per call
+with :class:`UploadLimits`):
+
+==========================  ===========================================================
+``MAX_FILE_BYTES``          20 MB (1 MB = 1,000,000 bytes): the file as sent
+``MAX_UNPACKED_BYTES``      100 MB: a workbook's parts unpacked (the sum of the sizes its
+                            zip directory declares; a 50,000-person template is about 40 MB)
+``MAX_COMPRESSION_RATIO``   100: no part over 1 MB may unpack to more than 100 times its packed
+                            size (real sheets pack about 10 times; zip bombs thousands)
+``MAX_SHEETS``              10 sheets in a workbook (the template has 3)
+``MAX_ROWS``                50,000 people: a sheet may reach row 50,001 (its header row and one
+                            row a person; the sheet's declared dimension, e.g.
+                            ``<dimension ref="A1:XFD1048576">``, and every row are checked), a
+                            CSV may hold 50,000 records below its header
+``MAX_COLUMNS``             60 columns (A to BH; the template has 16), in a sheet or a CSV line
+``MAX_PART_ELEMENTS``       250,000 XML elements in any part of a workbook other than its cells
+                            (styles, the sheet list, charts, a sheet's formatting and
+                            validations); cells may hold ``ELEMENTS_PER_CELL`` (20) elements
+                            each, and the shared-text table no more entries than the workbook
+                            has cells
+==========================  ===========================================================
+
+Also refused, each with a message naming only the file and the fault: an empty file, a folder or
+other non-regular file, an Excel lock file, a macro-enabled .xlsm or old .xls workbook, an
+encrypted (password-protected) or damaged workbook, a file named .xlsx that is not a workbook,
+a CSV holding NUL bytes or text in no known encoding, and XML with a document type declaration.
 
 Row numbers: for a workbook, the Excel row number (header row 1, first data row 2); for a CSV,
 the line number on which the record starts (header line 1).
@@ -16,21 +57,27 @@ import csv
 import datetime as dt
 import io
 import os
+import posixpath
 import re
 import unicodedata
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.parsers import expat
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pandera.pandas as pa
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 
 from jdl.columns import (
     COLUMN_NAMES,
     COLUMNS_BY_NAME,
     EVENT_DATE_COLUMNS,
+    INSTRUCTIONS_SHEET,
     INTERVENTION_FIELDS,
     INTERVENTION_SHEET,
     MIN_DISTINCT_PEOPLE,
@@ -46,8 +93,14 @@ FILE_SHEET = "file"
 """The ``sheet`` of a problem with the file as a whole (missing, unreadable, wrong format)."""
 
 OLE2_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+WORKBOOK_SUFFIXES = (".xlsx",)
 CSV_SUFFIXES = (".csv",)
+REFUSED_SUFFIXES = {
+    ".xlsm": "this is a macro-enabled workbook (.xlsm): save it as an Excel .xlsx workbook",
+    ".xls": "this file is named as an old Excel 97-2003 .xls workbook: save it as an Excel .xlsx "
+            "workbook",
+}
+"""Workbook formats refused by their extension, with the message given."""
 
 EARLIEST_BIRTH = dt.date(1900, 1, 1)
 EARLIEST_EVENT = dt.date(1990, 1, 1)
@@ -58,6 +111,66 @@ _EXCEL_EPOCH = dt.date(1899, 12, 30)
 SEX_VALUES = {"m": "M", "male": "M", "f": "F", "female": "F"}
 COMPLETED_ALIASES = {"y": "yes", "true": "yes", "n": "no", "false": "no"}
 
+# --------------------------------------------------------------------------------------------
+# Limits (see the module docstring)
+
+MAX_FILE_BYTES = 20_000_000
+MAX_UNPACKED_BYTES = 100_000_000
+MAX_COMPRESSION_RATIO = 100
+MAX_SHEETS = 10
+MAX_ROWS = 50_000
+MAX_COLUMNS = 60
+MAX_PART_ELEMENTS = 250_000
+ELEMENTS_PER_CELL = 20
+"""XML elements allowed per cell of a sheet (a cell, its value, formula and rich-text runs)."""
+RATIO_CHECKED_FROM_BYTES = 1_000_000
+"""Parts unpacking to at most this many bytes are not held to the compression-ratio limit."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """The resource limits :func:`validate_upload` applies (defaults: the module constants).
+
+    ``max_file_bytes`` the file's size; ``max_unpacked_bytes`` a workbook's parts unpacked, in
+    total; ``max_compression_ratio`` unpacked over packed size of any part over
+    ``RATIO_CHECKED_FROM_BYTES``; ``max_sheets`` sheets in a workbook; ``max_rows`` people (a
+    sheet may reach row ``max_rows + 1``, a CSV hold ``max_rows`` records below its header);
+    ``max_columns`` columns of a sheet or CSV line; ``max_part_elements`` XML elements in any
+    workbook part other than cells.
+    """
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES
+    max_compression_ratio: float = MAX_COMPRESSION_RATIO
+    max_sheets: int = MAX_SHEETS
+    max_rows: int = MAX_ROWS
+    max_columns: int = MAX_COLUMNS
+    max_part_elements: int = MAX_PART_ELEMENTS
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"UploadLimits.{name} must be positive")
+
+    @property
+    def last_row(self) -> int:
+        """The last sheet row allowed: the header row and one row a person."""
+        return self.max_rows + 1
+
+
+def _megabytes(limit: float) -> str:
+    """A limit in bytes as MB for messages: 20000000 -> "20 MB"."""
+    return f"{limit / 1e6:,g} MB"
+
+
+def _size_over(size: int, limit: float) -> str:
+    """A size over ``limit`` as MB, with enough decimals to show it is over: "25.3 MB"."""
+    for digits in range(1, 7):
+        text = f"{size / 1e6:,.{digits}f}"
+        if float(text.replace(",", "")) > limit / 1e6:
+            return f"{text} MB"
+    return f"{size:,} bytes"
+
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -67,10 +180,12 @@ COMPLETED_ALIASES = {"y": "yes", "true": "yes", "n": "no", "false": "no"}
 class Problem:
     """One fault found in an upload.
 
-    ``sheet`` is "Participants", "Intervention" or "file" (the file as a whole); ``row`` the row
-    number the submitter sees (None for a file, sheet or column problem); ``column`` the
-    normalised column name (or the column letter on the Intervention sheet; None when the
-    problem is not about one column); ``message`` plain words, never a value from the file;
+    ``sheet`` is "Participants", "Intervention" or "Instructions" (a template sheet, whatever its
+    spelling in the file), the position of any other sheet as text ("2", shown as "sheet 2"), or
+    "file" (the file as a whole); ``row`` the row number the submitter sees (None for a file,
+    sheet or column problem); ``column`` the template's column name, or the column letter for a
+    column that is not a template column and on the Intervention sheet (None when the problem is
+    not about one column); ``message`` plain words, never anything read from the file;
     ``severity`` "error" (the upload cannot be used as it is) or "warning".
     """
 
@@ -90,7 +205,8 @@ class ValidationResult:
     :func:`validate_upload`) or None when the file could not be read that far; ``intervention``
     the Intervention sheet answers by field key ("" when blank); ``n_rows`` the number of
     non-empty participant rows; ``n_distinct_people`` distinct (surname, forename, date of birth)
-    after normalisation. ``kind`` is "xlsx", "csv" or None (unread). ``participants``,
+    after normalisation. ``kind`` is "xlsx" or "csv" once the file is recognised as one (even
+    when it could not be read in full), else None. ``participants``,
     ``intervention`` and the column-letter map are left out of the repr.
     """
 
@@ -125,10 +241,11 @@ class ValidationResult:
         """One problem as a line for the submitter, e.g.
         ``error: sheet Participants, row 14, column date_of_birth (D): not a date``.
 
-        CSV problems read ``CSV, line 14, column ...``; file problems ``file: ...``.
+        CSV problems read ``CSV, line 14, column ...``; file problems ``file PATH: ...`` with
+        the path as the caller gave it.
         """
         if problem.sheet == FILE_SHEET:
-            place = ["file"]
+            place = [f"file {os.fspath(self.path)}"]
         elif self.kind == "csv" and problem.sheet == PARTICIPANTS_SHEET:
             place = ["CSV"]
         else:
@@ -163,20 +280,36 @@ def _plural(n: int, noun: str) -> str:
 _COLUMN_ORDER = {name: i for i, name in enumerate(COLUMN_NAMES)}
 
 
+_SHEET_ORDER = {FILE_SHEET: 0, PARTICIPANTS_SHEET: 1, INTERVENTION_SHEET: 2, INSTRUCTIONS_SHEET: 3}
+
+
+def _column_key(column: str | None) -> tuple[int, int]:
+    """Template columns in template order, then columns by letter (A, ..., Z, AA, ...)."""
+    if not column:
+        return (-1, 0)
+    if column in _COLUMN_ORDER:
+        return (0, _COLUMN_ORDER[column])
+    is_letter = column.isascii() and column.isalpha() and column.isupper() and len(column) <= 3
+    return (1, column_index_from_string(column) if is_letter else 0)
+
+
 def _sorted_problems(problems: list[Problem]) -> list[Problem]:
-    sheet_order = {FILE_SHEET: 0, PARTICIPANTS_SHEET: 1, INTERVENTION_SHEET: 2}
     return sorted(problems, key=lambda p: (
         p.severity != ERROR,
-        sheet_order.get(p.sheet, 3),
+        _SHEET_ORDER.get(p.sheet, len(_SHEET_ORDER)),
+        int(p.sheet) if p.sheet.isdigit() else 0,
         -1 if p.row is None else p.row,
-        _COLUMN_ORDER.get(p.column, len(_COLUMN_ORDER)) if p.column else -1,
+        _column_key(p.column),
         p.column or "",
         p.message,
     ))
 
 
 class _Problems(list):
-    """A list of Problems with shorthands."""
+    """A list of Problems with shorthands; ``kind`` is "xlsx" or "csv" once the file is
+    recognised as one (so problems found while reading it are placed as rows or lines)."""
+
+    kind: str | None = None
 
     def error(self, sheet: str, row: int | None, column: str | None, message: str) -> None:
         self.append(Problem(sheet, row, column, message, ERROR))
@@ -364,8 +497,11 @@ class _Table:
     intervention: dict[str, str] | None = None
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode_text(data: bytes) -> str | None:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(_UTF16_BOMS):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
@@ -380,7 +516,14 @@ def _decode_text(data: bytes) -> str | None:
     return None
 
 
-def _read_csv(data: bytes, problems: _Problems) -> _Table | None:
+def _read_csv(data: bytes, problems: _Problems, limits: UploadLimits) -> _Table | None:
+    """The CSV's records, cleaned, each with the line it starts on; counting records and
+    fields as they are read, and stopping at the first over the limits."""
+    if b"\x00" in data and not data.startswith(_UTF16_BOMS):
+        problems.error(FILE_SHEET, None, None,
+                       "the file holds NUL bytes, so it is not a text CSV file: save it as "
+                       "'CSV UTF-8' or as an Excel .xlsx workbook")
+        return None
     text = _decode_text(data)
     if text is None:
         problems.error(FILE_SHEET, None, None,
@@ -389,22 +532,36 @@ def _read_csv(data: bytes, problems: _Problems) -> _Table | None:
         return None
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
-    # The csv module gives each record's line number and the widest record; pandas reads values.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    row_numbers, width, last_line = [], 0, 0
-    for record in reader:
-        row_numbers.append(last_line + 1)
-        last_line = reader.line_num
-        width = max(width, len(record))
-    if width == 0:
+    cells: list[list[object]] = []
+    row_numbers: list[int] = []
+    people, last_line = 0, 0
+    try:
+        for record in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if len(record) > limits.max_columns:
+                problems.error(PARTICIPANTS_SHEET, line, None,
+                               f"the line has {len(record):,} columns; the limit is "
+                               f"{limits.max_columns:,}")
+                return None
+            values = [_clean_cell(v) for v in record]
+            if cells and any(v is not None for v in values):
+                people += 1
+                if people > limits.max_rows:
+                    problems.error(PARTICIPANTS_SHEET, None, None,
+                                   f"the file has more than {limits.max_rows:,} rows below the "
+                                   f"header; the limit is {limits.max_rows:,} (one row a person)")
+                    return None
+            cells.append(values)
+            row_numbers.append(line)
+    except csv.Error:  # the csv module's message can quote the record: not shown
+        problems.error(PARTICIPANTS_SHEET, last_line + 1, None,
+                       "the line could not be read as CSV (a value is too long or badly "
+                       "quoted): save the file again as 'CSV UTF-8'")
+        return None
+    if not any(cells):
         problems.error(PARTICIPANTS_SHEET, None, None, "the file has no header row")
         return None
-    frame = pd.read_csv(io.StringIO(text, newline=""), header=None, names=list(range(width)),
-                        dtype=str, keep_default_na=False, na_filter=False,
-                        skip_blank_lines=False, sep=delimiter, engine="python")
-    cells = [[_clean_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    if len(cells) != len(row_numbers):  # should not happen; fall back to counting records
-        row_numbers = list(range(1, len(cells) + 1))
     return _Table("csv", cells, row_numbers)
 
 
@@ -412,18 +569,18 @@ def _sheet_key(name: str) -> str:
     return re.sub(r"\s+", "", str(name)).lower()
 
 
-def _read_intervention(frame: pd.DataFrame, problems: _Problems) -> dict[str, str]:
+def _read_intervention(rows: list[list[object]], problems: _Problems) -> dict[str, str]:
     """The Intervention form's answers by field key; blank answers are ""."""
     by_text = {}
     for key, label in INTERVENTION_FIELDS:
         by_text[_choice_key(label)] = key
         by_text[_choice_key(key)] = key
     answers: dict[str, str] = {key: "" for key, _label in INTERVENTION_FIELDS}
-    rows: dict[str, int] = {}
-    for position, values in enumerate(frame.itertuples(index=False, name=None)):
+    found: dict[str, int] = {}
+    for position, values in enumerate(rows):
         row = position + 1
-        label = _as_text(_clean_cell(values[0])) if len(values) > 0 else None
-        answer = _as_text(_clean_cell(values[1])) if len(values) > 1 else None
+        label = _as_text(values[0]) if len(values) > 0 else None
+        answer = _as_text(values[1]) if len(values) > 1 else None
         if label is None and answer is None:
             continue
         if row == 1 and label is not None and _choice_key(label) == "field":
@@ -435,43 +592,504 @@ def _read_intervention(frame: pd.DataFrame, problems: _Problems) -> dict[str, st
                                  "label not recognised, so this answer is not read; keep the "
                                  "labels in column A as they are in the template")
             continue
-        rows.setdefault(key, row)
+        found.setdefault(key, row)
         if answer is not None and not answers[key]:
             answers[key] = answer
     for key, label in INTERVENTION_FIELDS:
-        if key not in rows:
+        if key not in found:
             problems.warning(INTERVENTION_SHEET, None, "A", f"the question '{label}' is missing")
         elif not answers[key]:
-            problems.warning(INTERVENTION_SHEET, rows[key], "B", f"no answer to '{label}'")
+            problems.warning(INTERVENTION_SHEET, found[key], "B", f"no answer to '{label}'")
     return answers
 
 
-def _read_workbook(data: bytes, problems: _Problems) -> _Table | None:
+# Workbooks are checked in stages, each before anything larger is read: the zip directory
+# (encryption, declared unpacked sizes, compression ratios), the content types, sheet list and
+# relationships (sheet count), then every part's XML, streamed through expat keeping nothing
+# (each worksheet's dimension, rows, columns and elements; the shared-text table; the
+# elements of every other part). Only then does openpyxl open the workbook (read-only) and
+# stream the Participants and Intervention sheets.
+
+NOT_A_WORKBOOK = "not an Excel .xlsx workbook (it could not be opened as one)"
+DAMAGED_WORKBOOK = ("the workbook is damaged (it could not be read): save it again from Excel "
+                    "as .xlsx")
+DAMAGED_SHEET = ("the sheet is damaged (it could not be read): save the workbook again from "
+                 "Excel as .xlsx")
+_CONTENT_TYPES = "[Content_Types].xml"
+_WORKBOOK_TYPES = (XLTM, XLTX, XLSM, XLSX)  # openpyxl's order of preference
+_TEMPLATE_SHEETS = (PARTICIPANTS_SHEET, INTERVENTION_SHEET, INSTRUCTIONS_SHEET)
+_CELL_REF_RE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+_CHUNK_BYTES = 1 << 16
+_SHARED_STRINGS_SLACK = 1000
+"""Shared-text entries allowed beyond the workbook's cell count."""
+
+
+class _Stop(Exception):
+    """Raised by an XML handler to stop reading a part early (a limit was reached)."""
+
+
+class _Doctype(Exception):
+    """An XML part declares a document type: Excel never writes one, and its entities could
+    expand without bound."""
+
+
+class _Damaged(Exception):
+    """A sheet's XML holds what no spreadsheet writer would (a cell reference that is not one)."""
+
+
+def _walk_xml(stream, on_start, on_end=None) -> None:
+    """Stream XML through expat in chunks, calling ``on_start(name, attrs)`` (and
+    ``on_end(name)``) per element, ``name`` being "namespace local" or "local"; nothing is kept.
+
+    A handler raises :class:`_Stop` to end early; a document type declaration raises
+    :class:`_Doctype`; malformed XML raises ``expat.ExpatError``.
+    """
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = on_start
+    if on_end is not None:
+        parser.EndElementHandler = on_end
+
+    def refuse_doctype(*_args):
+        raise _Doctype
+    parser.StartDoctypeDeclHandler = refuse_doctype
     try:
-        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
-        sheet_names = list(book.sheet_names)
-    except Exception:  # noqa: BLE001 - any failure here means "not a workbook"; no detail shown
+        while chunk := stream.read(_CHUNK_BYTES):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except _Stop:
+        pass
+
+
+def _walk_part(archive: zipfile.ZipFile, part: str, on_element, limit: int) -> bool:
+    """Walk one zip member, calling ``on_element(local_name, attrs)`` per element (if given);
+    False when the part holds more than ``limit`` elements (reading stops there)."""
+    count = 0
+
+    def start(name, attrs):
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise _Stop
+        if on_element is not None:
+            on_element(name.rpartition(" ")[2], attrs)
+
+    with archive.open(part) as stream:
+        _walk_xml(stream, start)
+    return count <= limit
+
+
+def _part_elements_message(limit: int) -> str:
+    return (f"a part of the workbook other than its cells (styles, the sheet list, charts, ...) "
+            f"holds more than {limit:,} XML elements; the limit is {limit:,}")
+
+
+def _ratio_over(ratio: float, limit: float) -> str:
+    text = f"{ratio:,.0f}"
+    return text if float(text.replace(",", "")) > limit else f"{ratio:,.2f}"
+
+
+def _check_archive(members: list[zipfile.ZipInfo], problems: _Problems,
+                   limits: UploadLimits) -> bool:
+    """Check the zip directory: no encrypted member, the declared unpacked sizes and the
+    compression ratios within the limits. Nothing is unpacked."""
+    if any(member.flag_bits & 0x1 for member in members):
         problems.error(FILE_SHEET, None, None,
-                       "not an Excel .xlsx workbook (it could not be opened as one)")
-        return None
-    by_key = {_sheet_key(name): name for name in reversed(sheet_names)}
-    participants_name = by_key.get(_sheet_key(PARTICIPANTS_SHEET))
-    if participants_name is None:
-        found = ", ".join(f"'{name}'" for name in sheet_names) or "none"
+                       "the workbook is encrypted: remove its password and save it again as "
+                       ".xlsx")
+        return False
+    ok = True
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limits.max_unpacked_bytes:
         problems.error(FILE_SHEET, None, None,
-                       f"no '{PARTICIPANTS_SHEET}' sheet; the workbook has sheets: {found}")
+                       f"the workbook unpacks to {_size_over(unpacked, limits.max_unpacked_bytes)}; "
+                       f"the limit is {_megabytes(limits.max_unpacked_bytes)}")
+        ok = False
+    worst = max((member.file_size / max(member.compress_size, 1) for member in members
+                 if member.file_size > RATIO_CHECKED_FROM_BYTES), default=0.0)
+    if worst > limits.max_compression_ratio:
+        problems.error(FILE_SHEET, None, None,
+                       f"a part of the workbook unpacks to "
+                       f"{_ratio_over(worst, limits.max_compression_ratio)} times its packed "
+                       f"size; the limit is {limits.max_compression_ratio:,g} times")
+        ok = False
+    return ok
+
+
+@dataclass
+class _Sheet:
+    """One sheet of the workbook's sheet list. ``name`` is as in the file (it may be personal
+    data: it is used to find the sheet, never shown); ``label`` is how problems name it."""
+
+    position: int
+    name: str
+    label: str
+    part: str | None
+    worksheet: bool
+    last_row: int = 0  # the highest row number its XML holds (from the scan)
+
+
+@dataclass
+class _Layout:
+    sheets: list[_Sheet]
+    shared_strings: str | None
+    walked: set[str]  # parts already walked (and held to the element limit)
+
+    def template_sheet(self, name: str) -> _Sheet | None:
+        return next((s for s in self.sheets if s.label == name), None)
+
+
+def _relationship_targets(archive: zipfile.ZipFile, owner: str, names: set[str],
+                          limits: UploadLimits) -> tuple[dict[str, tuple[str, str]], str, bool]:
+    """The internal relationships of part ``owner``: id -> (target part, type), the
+    relationships part's name, and whether it was within the element limit."""
+    folder = posixpath.dirname(owner)
+    rels = posixpath.join(folder, "_rels", posixpath.basename(owner) + ".rels")
+    targets: dict[str, tuple[str, str]] = {}
+
+    def on_relationship(local, attrs):
+        if local == "Relationship" and attrs.get("TargetMode") != "External":
+            target = attrs.get("Target", "")
+            part = (target[1:] if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(folder, target)))
+            targets[attrs.get("Id", "")] = (part, attrs.get("Type", ""))
+
+    within = rels not in names or _walk_part(archive, rels, on_relationship,
+                                             limits.max_part_elements)
+    return targets, rels, within
+
+
+def _workbook_layout(archive: zipfile.ZipFile, problems: _Problems,
+                     limits: UploadLimits) -> _Layout | None:
+    """The sheet list (in order, each with its part) and the shared-text part, found as
+    openpyxl finds them: content types, the workbook part, its relationships."""
+    names = set(archive.namelist())
+    if _CONTENT_TYPES not in names:
+        problems.error(FILE_SHEET, None, None, NOT_A_WORKBOOK)
         return None
-    read = dict(header=None, dtype=object, keep_default_na=False, na_filter=False)
-    frame = pd.read_excel(book, sheet_name=participants_name, **read)
-    cells = [[_clean_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    intervention_name = by_key.get(_sheet_key(INTERVENTION_SHEET))
-    if intervention_name is None:
-        problems.warning(INTERVENTION_SHEET, None, None,
-                         "the sheet is missing: please add it and describe the service on it")
+    overrides: dict[str, str] = {}
+    defaults: set[str] = set()
+
+    def on_type(local, attrs):
+        if local == "Override":
+            overrides.setdefault(attrs.get("ContentType", ""), attrs.get("PartName", ""))
+        elif local == "Default":
+            defaults.add(attrs.get("ContentType", ""))
+
+    if not _walk_part(archive, _CONTENT_TYPES, on_type, limits.max_part_elements):
+        problems.error(FILE_SHEET, None, None, _part_elements_message(limits.max_part_elements))
+        return None
+    workbook = next((overrides[t] for t in _WORKBOOK_TYPES if t in overrides), None)
+    if workbook is None and defaults & set(_WORKBOOK_TYPES):
+        workbook = "/xl/workbook.xml"
+    workbook = workbook[1:] if workbook and workbook.startswith("/") else workbook
+    if not workbook or workbook not in names:
+        problems.error(FILE_SHEET, None, None, NOT_A_WORKBOOK)
+        return None
+    shared_strings = overrides.get(SHARED_STRINGS, "").lstrip("/") or None
+
+    entries: list[tuple[str, str | None]] = []
+
+    def on_workbook(local, attrs):
+        if local == "sheet":
+            relationship = next((v for k, v in attrs.items() if k.endswith(" id")), None)
+            entries.append((attrs.get("name", ""), relationship))
+
+    within = _walk_part(archive, workbook, on_workbook, limits.max_part_elements)
+    targets, rels, rels_within = _relationship_targets(archive, workbook, names, limits)
+    if len(entries) > limits.max_sheets:
+        problems.error(FILE_SHEET, None, None, f"the workbook has {len(entries):,} sheets; the "
+                       f"limit is {limits.max_sheets:,}")
+        return None
+    if not (within and rels_within):
+        problems.error(FILE_SHEET, None, None, _part_elements_message(limits.max_part_elements))
+        return None
+
+    sheets, labelled = [], set()
+    for position, (name, relationship) in enumerate(entries, start=1):
+        template = next((t for t in _TEMPLATE_SHEETS if _sheet_key(t) == _sheet_key(name)), None)
+        label = template if template and template not in labelled else str(position)
+        labelled.add(label)
+        part, kind = targets.get(relationship or "", (None, ""))
+        sheets.append(_Sheet(position, name, label, part if part in names else None,
+                             "chartsheet" not in kind))
+    return _Layout(sheets, shared_strings, {_CONTENT_TYPES, workbook, rels})
+
+
+def _rows_limit(limits: UploadLimits) -> str:
+    return (f"the limit is row {limits.last_row:,} (a header row and {limits.max_rows:,} "
+            "people)")
+
+
+def _columns_limit(limits: UploadLimits) -> str:
+    return (f"the limit is column {get_column_letter(limits.max_columns)} "
+            f"({limits.max_columns:,} columns)")
+
+
+def _column_text(column: int) -> str:
+    return f"column {get_column_letter(column)} (column {column:,})"
+
+
+def _column_number(reference: str) -> int:
+    match = _CELL_REF_RE.match(reference)
+    if match is None:
+        raise _Damaged
+    return column_index_from_string(match.group(1).upper())
+
+
+def _row_number(text: str) -> int:
+    """A row element's ``r`` as openpyxl reads it (an integer, or a float that is one)."""
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)  # ValueError for text that is no number: a damaged sheet
+        if not number.is_integer():
+            raise _Damaged from None
+        return int(number)
+
+
+@dataclass
+class _SheetScan:
+    cells: int = 0
+    last_row: int = 0
+    problems: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+def _scan_worksheet(stream, limits: UploadLimits) -> _SheetScan:
+    """Stream a worksheet's XML and stop at the first thing over the limits: a declared
+    dimension (``<dimension ref="A1:XFD1048576">``) beyond the last row or column allowed, a
+    row beyond it (or more row elements than rows allowed), a cell beyond the last column,
+    more than ``ELEMENTS_PER_CELL`` elements a cell in a row, or more than
+    ``max_part_elements`` elements outside the cells. Counts cells; keeps nothing."""
+    scan = _SheetScan()
+    row_budget = ELEMENTS_PER_CELL * limits.max_columns + 1
+    row = column = rows_seen = in_row = outside = 0
+    in_data = False
+
+    def stop(at_row, message):
+        scan.problems.append((at_row, message))
+        raise _Stop
+
+    def start(name, attrs):
+        nonlocal row, column, rows_seen, in_row, outside, in_data
+        local = name.rpartition(" ")[2]
+        if in_data:
+            in_row += 1
+            if local == "c":
+                scan.cells += 1
+                reference = attrs.get("r")
+                column = _column_number(reference) if reference else column + 1
+                if column > limits.max_columns:
+                    stop(row, f"the row reaches {_column_text(column)}; {_columns_limit(limits)}")
+            elif local == "row":
+                rows_seen += 1
+                number = attrs.get("r")
+                row = _row_number(number) if number is not None else row + 1
+                column, in_row = 0, 1
+                scan.last_row = max(scan.last_row, row)
+                if row > limits.last_row:
+                    stop(None, f"the sheet reaches row {row:,}; {_rows_limit(limits)}")
+                if rows_seen > limits.last_row:
+                    stop(None, f"the sheet has more than {limits.last_row:,} rows; "
+                         f"{_rows_limit(limits)}")
+            if in_row > row_budget:
+                stop(row or None, f"the row holds more than {row_budget:,} XML elements (the "
+                     f"limit is {ELEMENTS_PER_CELL} a cell): paste its values into a fresh "
+                     "template")
+            return
+        outside += 1
+        if outside > limits.max_part_elements:
+            stop(None, f"the sheet holds more than {limits.max_part_elements:,} XML elements "
+                 "outside its cells (formatting, validations, merged cells, ...); the limit is "
+                 f"{limits.max_part_elements:,}")
+        if local == "sheetData":
+            in_data = True
+        elif local == "dimension":
+            corners = [_CELL_REF_RE.match(c) for c in attrs.get("ref", "").split(":")]
+            if not all(corners):
+                return  # not a range: openpyxl reads the sheet without it
+            last_column = max(column_index_from_string(m.group(1).upper()) for m in corners)
+            last_row = max(int(m.group(2)) for m in corners)
+            if last_row > limits.last_row:
+                scan.problems.append((None, f"the sheet's used range reaches row {last_row:,}; "
+                                            f"{_rows_limit(limits)}"))
+            if last_column > limits.max_columns:
+                scan.problems.append((None, "the sheet's used range reaches "
+                                            f"{_column_text(last_column)}; "
+                                            f"{_columns_limit(limits)}"))
+            if scan.problems:
+                raise _Stop
+
+    def end(name):
+        nonlocal in_data
+        if in_data and name.rpartition(" ")[2] == "sheetData":
+            in_data = False
+
+    _walk_xml(stream, start, end)
+    return scan
+
+
+def _check_parts(archive: zipfile.ZipFile, layout: _Layout, problems: _Problems,
+                 limits: UploadLimits) -> bool:
+    """Stream every worksheet, the shared-text table and every other XML part, checking each
+    against the limits; True when all are within them. Records each sheet's last row."""
+    names = set(archive.namelist())
+    ok, cells, sheet_parts = True, 0, set()
+    for sheet in layout.sheets:
+        if sheet.part is None or not sheet.worksheet:
+            continue
+        sheet_parts.add(sheet.part)
+        try:
+            with archive.open(sheet.part) as stream:
+                scan = _scan_worksheet(stream, limits)
+        except _Doctype:
+            raise
+        except Exception:  # noqa: BLE001 - malformed XML or zip data; no detail shown
+            problems.error(sheet.label, None, None, DAMAGED_SHEET)
+            ok = False
+            continue
+        sheet.last_row, cells = scan.last_row, cells + scan.cells
+        for row, message in scan.problems:
+            problems.error(sheet.label, row, None, message)
+            ok = False
+    if not ok:
+        return False
+
+    shared_strings = layout.shared_strings if layout.shared_strings in names else None
+    if shared_strings is not None:
+        entries_allowed = cells + _SHARED_STRINGS_SLACK
+        entries = 0
+
+        def on_entry(local, _attrs):
+            nonlocal entries
+            if local == "si":
+                entries += 1
+                if entries > entries_allowed:
+                    raise _Stop
+
+        try:
+            within = _walk_part(archive, shared_strings, on_entry,
+                                ELEMENTS_PER_CELL * entries_allowed)
+        except _Doctype:
+            raise
+        except Exception:  # noqa: BLE001 - left for openpyxl, which reports it
+            within = True
+        if not within or entries > entries_allowed:
+            problems.error(FILE_SHEET, None, None,
+                           "the workbook's shared-text table holds more than its sheets' "
+                           f"{cells:,} cells can use: save it again from Excel as .xlsx")
+            return False
+
+    for part in sorted(names - sheet_parts - layout.walked - {shared_strings}):
+        try:
+            within = _walk_part(archive, part, None, limits.max_part_elements)
+        except _Doctype:
+            raise
+        except Exception:  # noqa: BLE001 - not XML (a picture): nothing to bound
+            continue
+        if not within:
+            problems.error(FILE_SHEET, None, None, _part_elements_message(limits.max_part_elements))
+            return False
+    return True
+
+
+def _cell_value(cell) -> object:
+    """A read-only openpyxl cell as pandas would read it, cleaned: errors empty, whole numbers
+    as int."""
+    value = cell.value
+    if value is None or cell.data_type == "e":
+        return None
+    if isinstance(value, float) and cell.data_type == "n" and value.is_integer():
+        value = int(value)
+    return _clean_cell(value)
+
+
+def _sheet_rows(book, sheet: _Sheet, problems: _Problems,
+                limits: UploadLimits) -> list[list[object]] | None:
+    """A sheet's rows from row 1 to the last row its XML holds, cleaned, trailing empty cells
+    and rows dropped; None (with a problem) when it cannot be read or breaks a limit the scan
+    should already have caught."""
+    if sheet.part is None or not sheet.worksheet:
+        problems.error(sheet.label, None, None, DAMAGED_SHEET)
+        return None
+    worksheet = book[sheet.name]
+    worksheet.reset_dimensions()  # the declared dimension may be wrong; the scan bounded it
+    rows: list[list[object]] = []
+    if sheet.last_row >= 1:
+        for number, cells in enumerate(worksheet.iter_rows(min_row=1, min_col=1), start=1):
+            if number > limits.last_row:
+                problems.error(sheet.label, None, None,
+                               f"the sheet reaches row {number:,}; {_rows_limit(limits)}")
+                return None
+            if len(cells) > limits.max_columns:
+                problems.error(sheet.label, number, None, f"the row reaches "
+                               f"{_column_text(len(cells))}; {_columns_limit(limits)}")
+                return None
+            values = [_cell_value(cell) for cell in cells]
+            while values and values[-1] is None:
+                values.pop()
+            rows.append(values)
+            if number >= sheet.last_row:
+                break
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _read_workbook(data: bytes, problems: _Problems, limits: UploadLimits) -> _Table | None:
+    """Check the workbook against the limits (see above), then read the Participants sheet
+    and the Intervention form with openpyxl in read-only mode."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - zipfile's message is not shown
+        problems.error(FILE_SHEET, None, None, DAMAGED_WORKBOOK)
+        return None
+    with archive:
+        if not _check_archive(archive.infolist(), problems, limits):
+            return None
+        try:
+            layout = _workbook_layout(archive, problems, limits)
+            if layout is None:
+                return None
+            if layout.template_sheet(PARTICIPANTS_SHEET) is None:
+                problems.error(FILE_SHEET, None, None,
+                               f"no '{PARTICIPANTS_SHEET}' sheet: the workbook has "
+                               f"{_plural(len(layout.sheets), 'sheet')} and none is named "
+                               f"'{PARTICIPANTS_SHEET}'")
+                return None
+            if not _check_parts(archive, layout, problems, limits):
+                return None
+        except _Doctype:
+            problems.error(FILE_SHEET, None, None,
+                           "the workbook holds an XML document type declaration, which Excel "
+                           "never writes: save it again from Excel as .xlsx")
+            return None
+        except Exception:  # noqa: BLE001 - malformed XML or zip data; no detail shown
+            problems.error(FILE_SHEET, None, None, DAMAGED_WORKBOOK)
+            return None
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True,
+                                      keep_links=False)
+    except Exception as exc:  # noqa: BLE001 - only the type is shown
+        problems.error(FILE_SHEET, None, None, f"the workbook could not be opened "
+                       f"({type(exc).__name__}): save it again from Excel as .xlsx")
+        return None
+    try:
+        cells = _sheet_rows(book, layout.template_sheet(PARTICIPANTS_SHEET), problems, limits)
+        if cells is None:
+            return None
+        intervention_sheet = layout.template_sheet(INTERVENTION_SHEET)
         intervention = None
-    else:
-        intervention = _read_intervention(pd.read_excel(book, sheet_name=intervention_name, **read),
-                                          problems)
+        if intervention_sheet is None:
+            problems.warning(INTERVENTION_SHEET, None, None,
+                             "the sheet is missing: please add it and describe the service on it")
+        else:
+            rows = _sheet_rows(book, intervention_sheet, problems, limits)
+            if rows is None:
+                return None
+            intervention = _read_intervention(rows, problems)
+    finally:
+        book.close()
     return _Table("xlsx", cells, list(range(1, len(cells) + 1)), intervention)
 
 
@@ -482,13 +1100,18 @@ def _lock_file_beside(path: Path) -> bool:
     return any((path.parent / name).exists() for name in candidates)
 
 
-def _read_file(path: Path, problems: _Problems) -> _Table | None:
-    """Read the upload, recording file-level problems; None when it cannot be read further."""
+def _read_file(path: Path, problems: _Problems, limits: UploadLimits) -> _Table | None:
+    """Read the upload, recording file-level problems; None when it cannot be read further.
+    The size is checked before anything is read."""
     if not path.exists():
         problems.error(FILE_SHEET, None, None, "the file does not exist")
         return None
     if path.is_dir():
         problems.error(FILE_SHEET, None, None, "this is a folder, not a file")
+        return None
+    if not path.is_file():
+        problems.error(FILE_SHEET, None, None, "this is not a regular file (it may be a device "
+                       "or a pipe): send the file itself")
         return None
     if path.name.startswith("~$"):
         problems.error(FILE_SHEET, None, None,
@@ -499,10 +1122,16 @@ def _read_file(path: Path, problems: _Problems) -> _Table | None:
         problems.warning(FILE_SHEET, None, None,
                          "the file may be open in Excel (an Excel lock file is beside it): save "
                          "and close it, then check it again")
+    too_big = ("the file is {size}; the limit is " + _megabytes(limits.max_file_bytes))
     try:
         if not os.access(path, os.R_OK):
             raise PermissionError
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            problems.error(FILE_SHEET, None, None,
+                           too_big.format(size=_size_over(size, limits.max_file_bytes)))
+            return None
+        data = path.read_bytes() if size else b""
     except PermissionError:
         problems.error(FILE_SHEET, None, None,
                        "the file cannot be read: permission denied (it may be open or locked "
@@ -515,26 +1144,35 @@ def _read_file(path: Path, problems: _Problems) -> _Table | None:
     if not data:
         problems.error(FILE_SHEET, None, None, "the file is empty (0 bytes)")
         return None
+    if len(data) > limits.max_file_bytes:  # it grew after it was measured
+        problems.error(FILE_SHEET, None, None,
+                       too_big.format(size=_size_over(len(data), limits.max_file_bytes)))
+        return None
     suffix = path.suffix.lower()
     if data.startswith(OLE2_SIGNATURE):
         problems.error(FILE_SHEET, None, None,
                        "this is an old Excel 97-2003 .xls file (or a password-protected "
                        "workbook): save it as .xlsx")
         return None
-    if suffix in EXCEL_SUFFIXES:
+    if suffix in REFUSED_SUFFIXES:
+        problems.error(FILE_SHEET, None, None, REFUSED_SUFFIXES[suffix])
+        return None
+    if suffix in WORKBOOK_SUFFIXES:
         if not data.startswith(b"PK"):
             problems.error(FILE_SHEET, None, None,
                            "not an Excel .xlsx workbook (the file has some other content under "
                            "an Excel name)")
             return None
-        return _read_workbook(data, problems)
+        problems.kind = "xlsx"
+        return _read_workbook(data, problems, limits)
     if suffix in CSV_SUFFIXES:
         if data.startswith(b"PK"):
             problems.error(FILE_SHEET, None, None,
                            "this is an Excel workbook, not a CSV file: give it the .xlsx "
                            "extension")
             return None
-        return _read_csv(data, problems)
+        problems.kind = "csv"
+        return _read_csv(data, problems, limits)
     problems.error(FILE_SHEET, None, None,
                    f"unsupported file type '{suffix or '(no extension)'}': send an Excel .xlsx "
                    "workbook or a .csv file")
@@ -775,9 +1413,19 @@ def _check_duplicates(cells: pd.DataFrame, parsed: pd.DataFrame, has_name_column
     return len(first_person)
 
 
+NO_HEADER_ROW = ("no header row: the first row should hold the template's column names ("
+                 + ", ".join(COLUMN_NAMES[:5]) + ", ...) but none of its cells is one; it seems "
+                 "to hold data")
+UNKNOWN_COLUMN = "the header is not a template column name; the column is ignored"
+
+
 def _check_participants(table: _Table, window: DataWindow, problems: _Problems
                         ) -> tuple[pd.DataFrame | None, int, int, dict[str, str]]:
-    """Check the Participants table; returns (parsed rows, n rows, n distinct, column letters)."""
+    """Check the Participants table; returns (parsed rows, n rows, n distinct, column letters).
+
+    Headers are only ever compared with the template's column names: a header that is not one
+    is named by its column letter, and a first row holding none is a missing header row.
+    """
     sheet = PARTICIPANTS_SHEET
     if not table.cells:
         problems.error(sheet, None, None, "the sheet is empty: no header row and no participants")
@@ -789,18 +1437,24 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
         problems.error(sheet, 1, None,
                        "the header row (row 1) is empty: the column names must be in row 1")
         return None, 0, 0, {}
+    names = [normalise_header(raw) for raw in header]
+    if not any(name in COLUMNS_BY_NAME for name in names):
+        problems.error(sheet, table.row_numbers[0], None, NO_HEADER_ROW)
+        return None, 0, 0, {}
 
     # Columns: normalise headers, spot duplicates, unknown and unnamed columns.
     keep: dict[str, int] = {}
     letters: dict[str, str] = {}
     positions_by_name: dict[str, list[int]] = {}
-    for position, raw in enumerate(header):
-        name = normalise_header(raw)
+    for position, name in enumerate(names):
         letter = get_column_letter(position + 1)
         if not name:
             if any(row[position] is not None for row in body):
                 problems.warning(sheet, None, None,
                                  f"column {letter} has values but no header; it is ignored")
+            continue
+        if name not in COLUMNS_BY_NAME:
+            problems.warning(sheet, None, letter, UNKNOWN_COLUMN)
             continue
         positions_by_name.setdefault(name, []).append(position)
         if name in keep:
@@ -813,10 +1467,6 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
             problems.error(sheet, None, name,
                            f"the header appears {len(positions)} times (columns {where}); "
                            "only the first is read")
-    for name in keep:
-        if name not in COLUMNS_BY_NAME:
-            problems.warning(sheet, None, name,
-                             f"column '{name}' is not a template column; it is ignored")
     present = set(keep) & set(COLUMN_NAMES)
     if not present & set(EVENT_DATE_COLUMNS):
         problems.error(sheet, None, None, "no event date column: the sheet needs at least one of "
@@ -855,10 +1505,13 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
 # Entry point
 
 
-def validate_upload(path: str | os.PathLike, window: DataWindow | None = None) -> ValidationResult:
+def validate_upload(path: str | os.PathLike, window: DataWindow | None = None, *,
+                    limits: UploadLimits | None = None) -> ValidationResult:
     """Check a filled Data Upload Template (.xlsx, or .csv holding the Participants columns).
 
-    ``window`` is the data window event dates are checked against (default ``DataWindow()``).
+    ``window`` is the data window event dates are checked against (default ``DataWindow()``);
+    ``limits`` the resource limits (default ``UploadLimits()``: see the module docstring): a
+    file over one is refused, with a message giving the limit, before it is read in full.
     Returns a :class:`ValidationResult`; never raises for a bad file. Its ``participants``
     frame has one row per non-empty submitted row (index 0..n-1): a ``row`` column (the
     submitter's row number), then every template column (missing columns all empty) with date
@@ -868,15 +1521,16 @@ def validate_upload(path: str | os.PathLike, window: DataWindow | None = None) -
     """
     path = Path(path)
     window = window or DataWindow()
+    limits = limits or UploadLimits()
     problems = _Problems()
     participants, n_rows, n_distinct, letters, kind = None, 0, 0, {}, None
     intervention: dict[str, str] = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = _read_file(path, problems)
+            table = _read_file(path, problems, limits)
+            kind = problems.kind
             if table is not None:
-                kind = table.kind
                 intervention = table.intervention or {}
                 participants, n_rows, n_distinct, letters = _check_participants(
                     table, window, problems)

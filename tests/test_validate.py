@@ -261,8 +261,8 @@ def W(sheet, row, column, message):  # noqa: N802
 EXPECTED: dict[str, tuple[bool, list[Problem]]] = {
     "valid": (True, []),
     "empty": (False, [P("file", None, None, "the file is empty (0 bytes)")]),
-    "wrong_sheet": (False, [P("file", None, None, "no 'Participants' sheet; the workbook has "
-                              "sheets: 'People', 'Intervention', 'Instructions'")]),
+    "wrong_sheet": (False, [P("file", None, None, "no 'Participants' sheet: the workbook has 3 "
+                              "sheets and none is named 'Participants'")]),
     "sheet_name_spacing": (True, []),
     "text_renamed": (False, [P("file", None, None, "not an Excel .xlsx workbook (the file has "
                                "some other content under an Excel name)")]),
@@ -316,8 +316,9 @@ EXPECTED: dict[str, tuple[bool, list[Problem]]] = {
                           "only 59 distinct people; at least 60 are needed")]),
     "text_dates_csv": (True, []),
     "cp1252_csv": (True, []),
-    "extra_column": (True, [W("Participants", None, "notes",
-                              "column 'notes' is not a template column; it is ignored")]),
+    "extra_column": (True, [W("Participants", None, "Q",
+                              "the header is not a template column name; the column is "
+                              "ignored")]),
     "blank_rows": (True, []),
     "blank_rows_then_error": (False, [P("Participants", ROW_OF(20) + 3, "sex",
                                         "not an allowed value: use Male or Female (or M or F)")]),
@@ -331,8 +332,8 @@ EXPECTED: dict[str, tuple[bool, list[Problem]]] = {
                                P("Participants", ROW_OF(7), "sex", "a value is required")]),
     "unsupported": (False, [P("file", None, None, "unsupported file type '.ods': send an Excel "
                               ".xlsx workbook or a .csv file")]),
-    "binary_csv": (False, [P("file", None, None, "the file is not readable text: save it as "
-                             "'CSV UTF-8' or as an Excel .xlsx workbook")]),
+    "binary_csv": (False, [P("file", None, None, "the file holds NUL bytes, so it is not a text "
+                             "CSV file: save it as 'CSV UTF-8' or as an Excel .xlsx workbook")]),
     "no_event_columns_csv": (False, [P("Participants", None, None, "no event date column: the "
                                        "sheet needs at least one of intervention_start, "
                                        "index_date, conviction_date (intervention_start is "
@@ -383,7 +384,7 @@ def test_summaries(results):
         "exact_duplicate.xlsx: OK - 71 rows, 70 distinct people, 1 warning")
 
 
-def test_problem_lines_name_sheet_row_and_column_letter(results):
+def test_problem_lines_name_sheet_row_and_column_letter(uploads, results):
     assert results["bad_date"].problem_lines() == [
         "error: sheet Participants, row 14, column date_of_birth (D): " + NOT_A_DATE]
     assert results["window"].problem_lines() == [
@@ -392,12 +393,13 @@ def test_problem_lines_name_sheet_row_and_column_letter(results):
         "warning: sheet Participants, row 4, column intervention_end (I): date is in the future",
         "warning: sheet Participants, row 12, column intervention_start (H): " + WINDOW_WARNING,
     ]
-    assert results["empty"].problem_lines() == ["error: file: the file is empty (0 bytes)"]
+    assert results["empty"].problem_lines() == [
+        f"error: file {uploads['empty']}: the file is empty (0 bytes)"]
     assert results["no_event_columns_csv"].problem_lines()[0].startswith(
         "error: CSV: no event date column")
     assert results["extra_column"].problem_lines() == [
-        "warning: sheet Participants, column notes (Q): column 'notes' is not a template "
-        "column; it is ignored"]
+        "warning: sheet Participants, column Q: the header is not a template column name; the "
+        "column is ignored"]
 
 
 def test_errors_come_first_then_row_order(uploads, tmp_path):
