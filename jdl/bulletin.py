@@ -178,7 +178,8 @@ def collect(params_root: str | Path, outputs_root: str | Path, month: str) -> Bu
     rows = []
     for folder in (m for m in month_folders(params_root) if m <= month):
         outcomes = read_run(outputs_root / folder / RUN_JSON)
-        for request in load_month(params_root / folder):
+        # the bulletin never opens an upload, so it is not held to the uploads folder (the run was)
+        for request in load_month(params_root / folder, confine=False):
             report = outputs_root / folder / request.id / REPORT_NOTEBOOK
             rows.append(_row(request, report, outcomes.get(request.id)))
     requests = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -846,6 +847,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
     import papermill
 
     from jdl.atomic import atomic_path
+    from jdl.runner import PrivateKernelManager
 
     params_root, outputs_root = Path(params_root).resolve(), Path(outputs_root).resolve()
     if not (params_root / month).is_dir():
@@ -854,6 +856,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
     notebook = out_dir / SUMMARY_NAME
     with atomic_path(notebook) as temp:
         papermill.execute_notebook(str(template), str(temp), cwd=str(out_dir), progress_bar=False,
+                                   kernel_manager_class=PrivateKernelManager,
                                    parameters={"month": month, "params_root": str(params_root),
                                                "outputs_root": str(outputs_root)})
     if publish:

@@ -185,12 +185,13 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
     import time
 
     from jdl.bulletin import build_summary
-    from jdl.demo import MONTHS, write_demo_params
-    from jdl.runner import outcome_line, run_month
+    from jdl.demo import MONTHS, missing_demo_uploads, write_demo_params
+    from jdl.runner import MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line, run_month
     from jdl.synth import SynthConfig, synthesise
 
     started = time.perf_counter()
-    if not (national_dir / "manifest.json").exists() or not uploads_dir.is_dir():
+    # the uploads go after `jdl purge`: rebuild them (same seed: the same data) rather than fail
+    if not (national_dir / "manifest.json").exists() or missing_demo_uploads(uploads_dir):
         click.echo("building the synthetic national data and submissions ...")
         synthesise(national_dir, uploads_dir, national_dir.parent / "truth" / "programmes.json", SynthConfig())
     written = write_demo_params(params_root, uploads_dir=uploads_dir.as_posix())
@@ -198,10 +199,25 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
     failed = False
     for month in MONTHS:
         click.echo(f"{month}:")
-        month_run = run_month(params_root / month, outputs_dir=outputs_root, national_dir=national_dir,
-                              workers=workers)
+        stopped = None
+        try:
+            month_run = run_month(params_root / month, outputs_dir=outputs_root, national_dir=national_dir,
+                                  workers=workers, uploads_dir=uploads_dir)
+        except (MonthLockedError, OutputsError) as error:  # nothing of this month ran
+            click.echo(f"  {error}", err=True)
+            failed = True
+            continue
+        except RunInterrupted as error:
+            stopped, month_run = error, error.run
+        except RunRecordError as error:
+            month_run, failed = error.run, True
+            click.echo(f"  could not write the run record of {month}: {month_run.record_error}", err=True)
         for outcome in month_run.outcomes:
             click.echo("  " + outcome_line(outcome, month_run))
+        if stopped is not None:
+            click.echo(f"stopped by {stopped.signal_name}: {len(month_run.interrupted)} request(s) not finished, "
+                       "recorded as interrupted; the later months were not run", err=True)
+            sys.exit(stopped.exit_code)
         failed |= bool(month_run.failed)
         try:
             summary = build_summary(month, params_root, outputs_root)
@@ -231,21 +247,28 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
 @click.option("--dask-scheduler", "dask_scheduler", default=None, metavar="ADDRESS",
               help="Run the requests on this dask.distributed scheduler (e.g. tcp://host:8786) instead of "
                    "local processes; the workers must see the same files at the same paths.")
+@click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder every request's upload must lie in, symlinks resolved "
+                   "[default: data/uploads of the project MONTH_DIR is in, i.e. MONTH_DIR/../../data/uploads].")
 def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, timeout: float,
-        workers: int | None, publish: bool, dask_scheduler: str | None) -> None:
+        workers: int | None, publish: bool, dask_scheduler: str | None, uploads_dir: Path | None) -> None:
     """Execute the report template once for each request of MONTH_DIR (e.g. params/2014-03).
 
     Writes OUTPUTS/<month>/<id>/report.ipynb (and report.html, report.pdf unless --no-publish)
     and OUTPUTS/<month>/run.json and run.log. Withdrawn and in-progress requests are listed, not
-    run. Prints one line per request; exits 1 if any request failed, 2 if the params are unusable.
+    run. Prints one line per request; exits 1 if any request failed or run.json could not be
+    written, 2 if the params are unusable or another jdl run is running the same month, and 128 +
+    the signal's number (130 for Ctrl-C, 143 for SIGTERM) when stopped, after recording the
+    requests not finished as interrupted.
     """
     from jdl.requests import ParamsError, load_month
-    from jdl.runner import outcome_line, run_month
+    from jdl.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line,
+                            run_month)
 
     if dask_scheduler and workers:
         raise click.UsageError("--workers applies to local processes; leave it out with --dask-scheduler")
     try:
-        load_month(month_dir)
+        load_month(month_dir, uploads_dir=uploads_dir)
     except ParamsError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
@@ -264,17 +287,37 @@ def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, 
         except (OSError, ValueError) as error:
             click.echo(f"cannot connect to the dask scheduler {dask_scheduler} ({type(error).__name__})", err=True)
             sys.exit(2)
+    stopped = record_failed = None
     try:
         month_run = run_month(month_dir, outputs_dir=outputs_dir, notebook=notebook, national_dir=national_dir,
-                              executor=client, timeout=timeout, publish=publish, workers=workers)
+                              executor=client, timeout=timeout, publish=publish, workers=workers,
+                              uploads_dir=uploads_dir)
+    except (MonthLockedError, OutputsError) as error:
+        click.echo(str(error), err=True)
+        sys.exit(2)
+    except RunInterrupted as error:
+        stopped, month_run = error, error.run
+    except RunRecordError as error:
+        record_failed, month_run = error, error.run
     finally:
         if client is not None:
             client.close()
+    if month_run.stale_lock is not None:
+        click.echo(f"note: {month_run.month_dir} had a stale lock: the jdl run that held it "
+                   f"({month_run.stale_lock.describe()}) ended without finishing; this run took it over", err=True)
     for outcome in month_run.outcomes:
         click.echo(outcome_line(outcome, month_run))
     counts = ", ".join(f"{n} {status}" for status, n in month_run.counts().items()) or "no requests"
-    click.echo(f"{counts}; outputs in {month_run.month_dir} (run.json, run.log)")
-    sys.exit(1 if month_run.failed else 0)
+    recorded = "" if month_run.record_error else " (run.json, run.log)"
+    click.echo(f"{counts}; outputs in {month_run.month_dir}{recorded}")
+    if month_run.record_error:
+        click.echo(f"could not write the run record (run.json, run.log) in {month_run.month_dir}: "
+                   f"{month_run.record_error}; the outcomes above are not recorded", err=True)
+    if stopped is not None:
+        click.echo(f"stopped by {stopped.signal_name}: {len(month_run.interrupted)} request(s) not finished, "
+                   "recorded as interrupted; nothing more will be published", err=True)
+        sys.exit(stopped.exit_code)
+    sys.exit(1 if month_run.failed or record_failed is not None else 0)
 
 
 @main.command()

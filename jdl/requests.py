@@ -277,10 +277,13 @@ def confine_upload(upload: Path, uploads_dir: Path) -> Path:
     return upload
 
 
-def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None = None) -> Request:
+def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None = None,
+                 confine: bool = True) -> Request:
     """Read and check one params file. ``root``: the folder ``upload`` is relative to (default:
     two levels above the params file's folder, i.e. the project root for ``params/<month>/x.yaml``);
-    ``uploads_dir``: the folder every upload must lie in (default ``root / DEFAULT_UPLOADS``).
+    ``uploads_dir``: the folder every upload must lie in (default ``root / DEFAULT_UPLOADS``);
+    ``confine=False`` skips that check, for callers that never open the upload (the bulletin
+    reads only the request's description; retention applies its own check before deleting).
     Raises :class:`ParamsError` naming the file and the field (see the module docstring)."""
     path = Path(path)
     try:
@@ -323,7 +326,8 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
     upload = Path(_text(path, raw, "upload", limit=MAX_PATH_LENGTH))
     upload = upload if upload.is_absolute() else root / upload
     try:
-        confine_upload(upload, uploads_dir)
+        if confine:
+            confine_upload(upload, uploads_dir)
     except ValueError as error:
         raise ParamsError(f"{path}: {error}") from None
     return Request(id=request_id, organisation=_text(path, raw, "organisation"),
@@ -332,14 +336,15 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
                    setting=setting, status=status, options=options, source=path, uploads_dir=uploads_dir)
 
 
-def load_month(month_dir: Path, root: Path | None = None, uploads_dir: Path | None = None) -> list[Request]:
-    """Every request of a month folder (``*.yaml`` and ``*.yml``), sorted by id (``root`` and
-    ``uploads_dir`` as in :func:`load_request`). Raises :class:`ParamsError` for a missing folder,
+def load_month(month_dir: Path, root: Path | None = None, uploads_dir: Path | None = None,
+               confine: bool = True) -> list[Request]:
+    """Every request of a month folder (``*.yaml`` and ``*.yml``), sorted by id (``root``,
+    ``uploads_dir`` and ``confine`` as in :func:`load_request`). Raises :class:`ParamsError` for a missing folder,
     a bad file, or two files with the same id."""
     month_dir = Path(month_dir)
     if not month_dir.is_dir():
         raise ParamsError(f"{month_dir}: no such params folder")
-    requests = [load_request(p, root, uploads_dir) for p in sorted(month_dir.glob("*.y*ml"))]
+    requests = [load_request(p, root, uploads_dir, confine) for p in sorted(month_dir.glob("*.y*ml"))]
     seen: dict[str, Path] = {}
     for request in requests:
         if request.id in seen:

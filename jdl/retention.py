@@ -180,9 +180,9 @@ def _months(paths: _Paths) -> list[str]:
 def _load(paths: _Paths, month: str) -> list[Request]:
     """The month's requests. ``load_month`` refuses a params file whose upload resolves outside the
     uploads folder; retention must still see such a request, to leave its upload and say why, so
-    it reads the params with the file system root as the uploads folder and applies its own check
-    (:func:`_upload_files`) before deleting anything."""
-    return load_month(paths.params_root / month, paths.root, uploads_dir=Path(paths.root.anchor))
+    it reads the params without that check and applies its own (:func:`_upload_files`) before
+    deleting anything."""
+    return load_month(paths.params_root / month, paths.root, confine=False)
 
 
 def _finished_at(notebook: Path | None, run_json: Path) -> dt.datetime:

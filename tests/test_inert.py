@@ -270,6 +270,14 @@ def test_the_uploads_folder_can_be_set(tmp_path):
     assert [r.id for r in load_month(path.parent, uploads_dir=inbox)] == ["2014-03-001"]
 
 
+def test_readers_that_never_open_the_upload_can_skip_the_check(tmp_path):
+    # the bulletin and retention describe requests whose upload lay elsewhere when they ran
+    path = params_file(tmp_path, upload="/etc/passwd")
+    assert OUTSIDE in refusal(path)
+    assert load_request(path, confine=False).upload == Path("/etc/passwd")
+    assert [r.id for r in load_month(path.parent, confine=False)] == ["2014-03-001"]
+
+
 def test_confine_upload_is_what_the_notebook_checks(tmp_path):
     (tmp_path / "uploads").mkdir()
     assert confine_upload(tmp_path / "uploads" / "a.csv", tmp_path / "uploads") == tmp_path / "uploads" / "a.csv"

@@ -5,7 +5,10 @@ monkeypatching jdl.requests.OPTIONS (the params are loaded in this process)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -36,9 +39,28 @@ SECRET = "secret-name-XYZ"
 FAIL_CELL, LAST_SLEEP_CELL = 3, 6
 
 
+def allow_test_options(patch: pytest.MonkeyPatch) -> None:
+    """Let the stand-in template's test-only options through the params checks (the params are
+    loaded in this process): added to jdl.requests.OPTIONS and, where the options' values are
+    checked (jdl.requests._check_options), checked there only for the real options."""
+    patch.setattr(jdl.requests, "OPTIONS", TEST_OPTIONS)
+    check_options = getattr(jdl.requests, "_check_options", None)
+    if check_options is None:
+        return
+    test_only = set(TEST_OPTIONS) - set(OPTIONS)
+
+    def check_real_options(path, options):
+        options = options or {}
+        real = {name: value for name, value in options.items() if name not in test_only}
+        return {**check_options(path, real or None),
+                **{name: value for name, value in options.items() if name in test_only}}
+
+    patch.setattr(jdl.requests, "_check_options", check_real_options)
+
+
 @pytest.fixture(autouse=True)
 def test_options(monkeypatch):
-    monkeypatch.setattr(jdl.requests, "OPTIONS", TEST_OPTIONS)
+    allow_test_options(monkeypatch)
 
 
 def write_month(root: Path, month: str, requests: dict[str, dict]) -> Path:
@@ -98,7 +120,7 @@ def month(tmp_path_factory):
     arguments = {"outputs_dir": outputs, "notebook": TEMPLATE, "national_dir": national, "publish": False,
                  "progress": False, "timeout": 120}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(jdl.requests, "OPTIONS", TEST_OPTIONS)
+        allow_test_options(patch)
         patch.chdir(root)
         started = time.monotonic()
         cli = CliRunner().invoke(main, ["run", "params/2014-03", "--outputs", "outputs", "--national",
@@ -153,9 +175,18 @@ def test_failed_request_is_recorded_without_personal_data(month):
                       "seconds": record["seconds"], "notebook": "2014-03/2014-03-002/report.failed.ipynb",
                       "html": None, "pdf": None}
     assert SECRET not in json.dumps(month.first_json) and SECRET not in month.first_log
-    # the partly executed notebook is kept for reviewers (traceback and all), never as report.ipynb
+    # the partly executed notebook is kept for reviewers, never as report.ipynb: owner-only, and
+    # scrubbed: the error keeps its class name, its message and traceback (which quote the
+    # "upload value") are gone
     assert month.first["2014-03-002"].files == ["report.failed.ipynb"]
-    assert SECRET in (month.month_out / "2014-03-002" / "report.failed.ipynb").read_text()
+    failed_path = month.month_out / "2014-03-002" / "report.failed.ipynb"
+    assert stat.S_IMODE(failed_path.stat().st_mode) == 0o600
+    kept = nbformat.read(str(failed_path), as_version=4)
+    [error] = [o for cell in kept.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue, error.traceback) == ("ValueError", runner.SCRUBBED, [runner.SCRUBBED])
+    assert SECRET not in json.dumps([cell.get("outputs", []) for cell in kept.cells])
+    assert [c.metadata.papermill.exception for c in kept.cells if c.cell_type == "code"].count(True) == 1
+    assert kept.metadata.papermill.output_path == str(failed_path)
 
 
 def test_withdrawn_request_is_listed_not_executed(month):
@@ -277,7 +308,10 @@ def test_published_paths_are_recorded(tmp_path, monkeypatch):
     published = []
 
     def publish(notebook_path, out_dir):
-        if Path(out_dir).name == "export-fails":
+        # published in a staging folder of the request's folder, before report.ipynb is in place
+        assert Path(out_dir) == Path(notebook_path).parent and Path(out_dir).name.startswith(runner.STAGE_PREFIX)
+        assert not (Path(out_dir).parent / "report.ipynb").exists()
+        if Path(out_dir).parent.name == "export-fails":
             raise OSError(SECRET)
         html, pdf = Path(out_dir) / "report.html", Path(out_dir) / "report.pdf"
         html.write_text("<html></html>")
@@ -290,7 +324,10 @@ def test_published_paths_are_recorded(tmp_path, monkeypatch):
         run = runner.run_month(month_dir, tmp_path / "outputs", TEMPLATE, tmp_path / "national", executor=pool,
                                timeout=60, publish=True, progress=False)
     good, failed = (next(o for o in run.outcomes if o.id == name) for name in ("good", "export-fails"))
-    assert published == [run.month_dir / "good" / "report.ipynb"]
+    [staged] = published
+    assert staged.name == "report.ipynb" and staged.parent.parent == run.month_dir / "good"
+    assert sorted(p.name for p in (run.month_dir / "good").iterdir()) == ["report.html", "report.ipynb", "report.pdf"]
+    assert [p for p in run.month_dir.rglob(".*")] == []  # no staging folder left
     assert (good.status, good.html, good.pdf) == (PUBLISHED, run.month_dir / "good" / "report.html",
                                                   run.month_dir / "good" / "report.pdf")
     assert (failed.status, failed.verdict, failed.error) == (FAILED, "inconclusive", "publishing failed: OSError")
@@ -352,6 +389,36 @@ def test_error_descriptions_hold_no_personal_data():
         "CellTimeoutError: still running in cell 7 at the 600 s time limit")
     assert runner.describe_error(KeyError(SECRET)) == "KeyError"
     assert runner.describe_error(OSError(SECRET), 2) == "OSError in cell 2"
+    # a system error: its errno's name and the system's text, never the file name or message
+    full = OSError(errno.ENOSPC, SECRET, f"/outputs/{SECRET}.ipynb")
+    assert runner.describe_error(full) == "OSError (ENOSPC: No space left on device)"
+    denied = PermissionError(errno.EACCES, SECRET, SECRET)
+    assert runner.describe_error(denied, 4) == "PermissionError (EACCES: Permission denied) in cell 4"
+    assert runner.describe_error(runner.IncompleteNotebookError(SECRET)) == (
+        "IncompleteNotebookError: the executed notebook is not a complete, valid notebook")
+
+
+def test_scrub_notebook_keeps_only_the_exception_class():
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    notebook = new_notebook(cells=[
+        new_markdown_cell(f"Report for {SECRET}? (markdown is the template's own text)"),
+        new_code_cell("x", outputs=[
+            new_output("stream", name="stdout", text="matched 120 people\n"),
+            new_output("stream", name="stderr", text=f"UserWarning: {SECRET} has no date of birth\n"),
+            new_output("error", ename="KeyError", evalue=repr(SECRET), traceback=[f"KeyError: {SECRET}"]),
+        ]),
+        new_code_cell("y", outputs=[new_output("error", ename=f"{SECRET} thing", evalue="", traceback=[])]),
+        new_code_cell("z", outputs=[new_output("error", ename="pandas.errors.ParserError", evalue=SECRET,
+                                               traceback=[SECRET])]),
+    ])
+    runner.scrub_notebook(notebook)
+    first, second, third = (cell.outputs for cell in notebook.cells[1:])
+    assert [o.output_type for o in first] == ["stream", "error"] and first[0].text == "matched 120 people\n"
+    assert (first[1].ename, first[1].evalue, first[1].traceback) == ("KeyError", runner.SCRUBBED, [runner.SCRUBBED])
+    assert second[0].ename == "Exception" and third[0].ename == "pandas.errors.ParserError"
+    assert SECRET not in json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+    nbformat.validate(notebook)
 
 
 def test_month_run_to_json_and_back(tmp_path):
@@ -361,36 +428,67 @@ def test_month_run_to_json_and_back(tmp_path):
                               outputs / "2014-11/a/report.html", outputs / "2014-11/a/report.pdf"),
         runner.RequestOutcome("b", FAILED, None, "KeyError", 1.0, None),
         runner.RequestOutcome("c", IN_PROGRESS),
-    ], outputs)
-    assert [o.id for o in run.failed] == ["b"]
+        runner.RequestOutcome("d", runner.INTERRUPTED),
+    ], outputs, stopped_by="SIGTERM")
+    assert [o.id for o in run.failed] == ["b"] and [o.id for o in run.interrupted] == ["d"]
     data = json.loads(run.to_json())
-    assert data["counts"] == {PUBLISHED: 1, FAILED: 1, IN_PROGRESS: 1} and data["failed"] == ["b"]
+    assert data["counts"] == {PUBLISHED: 1, FAILED: 1, IN_PROGRESS: 1, runner.INTERRUPTED: 1}
+    assert (data["failed"], data["interrupted"], data["stopped_by"]) == (["b"], ["d"], "SIGTERM")
     assert data["outcomes"][0] == {"id": "a", "status": PUBLISHED, "verdict": "inconclusive", "error": None,
                                    "seconds": 12.3, "notebook": "2014-11/a/report.ipynb",
                                    "html": "2014-11/a/report.html", "pdf": "2014-11/a/report.pdf"}
     json_path, log_path = runner.write_run(run)
     assert json_path == outputs / "2014-11" / "run.json"
-    assert log_path.read_text() == "a\tpublished\t12.3 s\nb\tfailed\t1.0 s\tKeyError\nc\tin progress\t0.0 s\n"
+    assert log_path.read_text() == ("a\tpublished\t12.3 s\nb\tfailed\t1.0 s\tKeyError\nc\tin progress\t0.0 s\n"
+                                    "d\tinterrupted\t0.0 s\n")
+    assert runner.outcome_line(run.outcomes[3], run) == "d  interrupted"
     read = runner.read_run(json_path)
-    assert read.outcomes[0].html == outputs / "2014-11/a/report.html"
+    assert read.outcomes[0].html == outputs / "2014-11/a/report.html" and read.stopped_by == "SIGTERM"
     assert [(o.id, o.status, o.error) for o in read.outcomes] == [(o.id, o.status, o.error) for o in run.outcomes]
 
 
 def _thread_settings():
-    import os
     return {name: os.environ.get(name) for name in runner.THREAD_VARIABLES}
+
+
+def _worker_umask():
+    return runner.current_umask()
 
 
 def test_pool_workers_share_the_cores_between_their_kernels(monkeypatch):
     # kernels inherit their worker's environment (jupyter_client copies os.environ), so a worker's
     # settings are its kernels' settings
-    import os
     for name in runner.THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     expected = str(max(1, (os.cpu_count() or 1) // 2))
-    with runner._process_pool(2) as pool:
-        assert pool.submit(_thread_settings).result() == dict.fromkeys(runner.THREAD_VARIABLES, expected)
+    previous = os.umask(0o077)  # workers take the run's umask (not the forkserver's, started earlier)
+    try:
+        with runner._process_pool(2) as pool:
+            assert pool.submit(_thread_settings).result() == dict.fromkeys(runner.THREAD_VARIABLES, expected)
+            assert pool.submit(_worker_umask).result() == 0o077
+    finally:
+        os.umask(previous)
     for name in runner.THREAD_VARIABLES:
         monkeypatch.setenv(name, "3")
     runner._share_cores(1)                      # a number the caller chose is kept
     assert _thread_settings() == dict.fromkeys(runner.THREAD_VARIABLES, "3")
+
+
+def test_kernels_talk_over_owner_only_unix_sockets_not_tcp(tmp_path, capfd):
+    source = ("import json, os, stat\n"
+              "from ipykernel import get_connection_file\n"
+              "info = json.load(open(get_connection_file()))\n"
+              "folder = os.path.dirname(info['ip'])\n"
+              "print(json.dumps({'transport': info['transport'], 'folder': folder,\n"
+              "                  'mode': stat.S_IMODE(os.stat(folder).st_mode)}))")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(notebook, tmp_path / "in.ipynb")
+    executed = papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                                          kernel_name=runner.KERNEL_NAME, progress_bar=False,
+                                          kernel_manager_class=runner.PrivateKernelManager)
+    seen = json.loads(executed.cells[0].outputs[0]["text"])
+    assert seen["transport"] == "ipc" and seen["mode"] == 0o700
+    assert Path(seen["folder"]).name.startswith("jdl-kernel-")
+    assert not Path(seen["folder"]).exists()           # gone with the kernel
+    assert runner._in_flight == set()
+    assert "TCP without encryption" not in capfd.readouterr().err
