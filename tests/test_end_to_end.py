@@ -253,3 +253,16 @@ def test_demo_runs_the_whole_pilot(project, tmp_path):
             assert scraps["standard_error"] > 0 and scraps["controlled_for_region"]["status"]
             assert scraps["subgroups"], request.slug
     assert "bulletin:" in result.output and "done in" in result.output
+    # no warning, traceback or server path reaches a page, and no page holds active content
+    from jdl.publish import active_content
+
+    pages = sorted((tmp_path / "outputs").rglob("*.html"))
+    assert len(pages) == 10   # seven reports (one withdrawn of eight) and three bulletins
+    for page in pages:
+        html = page.read_text()
+        assert active_content(html) == [] and "Content-Security-Policy" in html, page.name
+        for marker in ("Warning", "Traceback", str(ROOT), str(root), str(tmp_path), "site-packages"):
+            assert marker not in html, (page.name, marker)
+    for notebook in sorted((tmp_path / "outputs").rglob("*.ipynb")):
+        outputs = [o for c in nbformat.read(notebook, as_version=4).cells for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], notebook.name
