@@ -187,13 +187,17 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
     from jdl.bulletin import build_summary
     from jdl.demo import MONTHS, missing_demo_uploads, write_demo_params
     from jdl.runner import MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line, run_month
-    from jdl.synth import SynthConfig, synthesise
+    from jdl.synth import SynthConfig, make_private_tree, synthesise
 
     started = time.perf_counter()
     # the uploads go after `jdl purge`: rebuild them (same seed: the same data) rather than fail
     if not (national_dir / "manifest.json").exists() or missing_demo_uploads(uploads_dir):
         click.echo("building the synthetic national data and submissions ...")
         synthesise(national_dir, uploads_dir, national_dir.parent / "truth" / "programmes.json", SynthConfig())
+    # data written by an older jdl synth was world-readable: the demo's own data is made owner-only
+    tightened = sum(make_private_tree(folder) for folder in (national_dir, uploads_dir, national_dir.parent / "truth"))
+    if tightened:
+        click.echo(f"made {tightened} synthetic data file(s) and folder(s) owner-only (0600/0700)")
     written = write_demo_params(params_root, uploads_dir=uploads_dir.as_posix())
     click.echo(f"demo pilot: {len(written)} requests over {len(MONTHS)} months in {params_root}/")
     failed = False

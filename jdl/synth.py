@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -924,6 +925,26 @@ def private_folder(path: str | Path) -> Path:
         os.chmod(folder, PRIVATE_FOLDER_MODE)   # mkdir's mode is cut by the umask; chmod is not
     os.chmod(path, PRIVATE_FOLDER_MODE)
     return path
+
+
+def make_private_tree(path: str | Path) -> int:
+    """Make the folder ``path`` and everything under it owner-only (folders 0700, files 0600),
+    for synthetic data written before synth wrote it so. Symlinks are neither followed nor
+    changed. Returns how many files and folders changed mode (0 when ``path`` does not exist)."""
+    changed = 0
+    root = Path(path)
+    if root.is_symlink() or not root.is_dir():
+        return 0
+    for folder, folders, files in os.walk(root):
+        for name, wanted in [(folder, PRIVATE_FOLDER_MODE)] + [(os.path.join(folder, f), PRIVATE_FILE_MODE)
+                                                                for f in files]:
+            mode = os.lstat(name).st_mode
+            if stat.S_ISLNK(mode) or stat.S_IMODE(mode) == wanted:
+                continue
+            os.chmod(name, wanted)
+            changed += 1
+        folders[:] = [f for f in folders if not os.path.islink(os.path.join(folder, f))]
+    return changed
 
 
 def _write_private_text(path: Path, text: str) -> Path:

@@ -3,29 +3,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
 from jdl import atomic
 from jdl.atomic import atomic_path, current_umask, write_bytes_atomically, write_text_atomically
-
-
-@contextlib.contextmanager
-def umask(value: int):
-    previous = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+from fs_helpers import mode, umask
 
 
 def test_current_umask_reads_it_without_changing_it():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from jdl.publish import CONTENT_SECURITY_POLICY, active_content
 from jdl.requests import load_request
 from jdl.runner import execute_request
 from jdl.synth import SynthConfig, synthesise
+from test_inert import Tags
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = "2014-01"
@@ -30,20 +30,8 @@ PROGRAMME_TYPE = "<svg onload=alert(1)> *mentoring*"
 NOTEBOOK = ROOT / "notebooks/request_report.ipynb"
 
 
-class Page(HTMLParser):
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.tags, self.text = [], []
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    handle_startendtag = handle_starttag
-
-    def handle_data(self, data):
-        self.text.append(data)
+class Page(Tags):
+    """A published page: its tags, and its text with whitespace collapsed."""
 
     @property
     def words(self) -> str:

@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from jdl import runner
 from jdl.cli import main
 from jdl.requests import FAILED, PUBLISHED
+from fs_helpers import mode, umask
 from test_runner import FAIL_CELL, SECRET, TEMPLATE, allow_test_options, write_month
 
 # Generous deadlines (seconds): for a run to reach its cells, and for its processes to end.
@@ -48,19 +48,6 @@ NO_SPACE = "OSError (ENOSPC: No space left on device)"
 @pytest.fixture(autouse=True)
 def test_options(monkeypatch):
     allow_test_options(monkeypatch)
-
-
-@contextlib.contextmanager
-def umask(value: int):
-    previous = os.umask(value)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def hidden_files(folder: Path) -> list[str]:

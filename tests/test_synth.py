@@ -488,3 +488,23 @@ def test_missing_demo_uploads(tmp_path):
     assert missing_demo_uploads(uploads) == []
     (uploads / "work-ready.xlsx").unlink()                  # as jdl purge does once it is published
     assert missing_demo_uploads(uploads) == [uploads / "work-ready.xlsx"]
+
+
+def test_older_world_readable_synthetic_data_is_made_owner_only(tmp_path):
+    data = tmp_path / "national"
+    (data / "sub").mkdir(parents=True)
+    for path, mode in [(data / "people.parquet", 0o644), (data / "sub" / "x.csv", 0o600)]:
+        path.write_text("x")
+        os.chmod(path, mode)
+    os.chmod(data, 0o755)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours")
+    os.chmod(outside, 0o644)
+    (data / "link").symlink_to(outside)
+    os.chmod(data / "sub", 0o700)
+    assert jdl.synth.make_private_tree(data) == 2          # the folder and people.parquet
+    assert [stat.S_IMODE(os.stat(p).st_mode) for p in (data, data / "people.parquet", data / "sub",
+                                                        data / "sub" / "x.csv")] == [0o700, 0o600, 0o700, 0o600]
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644   # a symlink's target is not ours to change
+    assert jdl.synth.make_private_tree(data) == 0
+    assert jdl.synth.make_private_tree(tmp_path / "missing") == 0
