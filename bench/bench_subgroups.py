@@ -42,7 +42,7 @@ def main() -> None:
         cohort = build_cohort(validation.participants, national, programme.setting)
         start = time.perf_counter()
         try:
-            result, data, flow = match_cohort(cohort)
+            result, data, flow, plan = match_cohort(cohort)
         except (PropensityModelError, ValueError):
             print(f"{programme.slug:<24}  (too few people to match)")
             continue

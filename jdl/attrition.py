@@ -15,6 +15,8 @@ MISSING_DATA = "missing data needed by the model"
 NO_MATCH = "no comparison match"
 ANALYSED = "analysed"
 
+OTHER_REASONS = "other reasons (combined: each fewer than 5 people)"
+
 BUCKETS: tuple[str, ...] = (DUPLICATE, INSUFFICIENT, NOT_FOUND, AMBIGUOUS, NO_EVENT, OUTSIDE_WINDOW,
                             UNDER_18, MISSING_DATA, NO_MATCH, ANALYSED)
 

@@ -20,6 +20,7 @@ Conventions (stated in :data:`CONVENTIONS` and carried by every :class:`Balance`
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -173,15 +174,40 @@ def balance_table(covariates, treated, weights, distance=None, distance_label: s
     return Balance(table=table, any_poor=bool(poor), poor=poor)
 
 
+def weights_in_words(result) -> str:
+    """How the comparison group of a :class:`jdl.matching.MatchResult` is weighted, in words."""
+    if result.method == "radius":
+        return ("each comparison person weighted 1/(number of comparison people matched to a treated "
+                "person), summed over the treated people they are matched to")
+    if result.replace or result.ratio > 1:
+        return ("each comparison person weighted as in R's MatchIt: the sum over the treated people they "
+                "are matched to of 1/(number matched to that treated person), scaled to add up to the "
+                "number of distinct comparison people")
+    return "each matched comparison person weighted 1"
+
+
+def conventions_of(result) -> str:
+    """The conventions of the balance table of ``result`` (a :class:`jdl.matching.MatchResult`),
+    in words: which groups "before" and "after" compare, how the comparison group is weighted,
+    what the last row is, then :data:`CONVENTIONS`. Names no count, so it can never give away
+    a count the report hides."""
+    return (f"Before matching: every treated person given to the matching against the comparison pool "
+            f"that went into it, unweighted. After matching: the treated people who found a match against "
+            f"the matched comparison group, {weights_in_words(result)}. The last row is the "
+            f"{DISTANCE_LABELS[result.distance_kind]} matched on. " + CONVENTIONS)
+
+
 def balance_of(result) -> Balance:
     """The balance table of a :class:`jdl.matching.MatchResult`: its covariates (expanded by
-    :func:`balance_covariates`) and its distance, over the units that went into the matching."""
+    :func:`balance_covariates`) and its distance, over the units that went into the matching,
+    with the conventions of that match (:func:`conventions_of`)."""
     used = result.distance.notna().to_numpy()
     data = result.data if used.all() else result.data.loc[used]
     matrix, names = balance_covariates(data, result.covariates)
-    return balance_table(matrix, result.treated.to_numpy()[used], result.weights.to_numpy()[used],
-                         distance=result.distance.to_numpy()[used],
-                         distance_label=DISTANCE_LABELS[result.distance_kind], names=names)
+    balance = balance_table(matrix, result.treated.to_numpy()[used], result.weights.to_numpy()[used],
+                            distance=result.distance.to_numpy()[used],
+                            distance_label=DISTANCE_LABELS[result.distance_kind], names=names)
+    return dataclasses.replace(balance, conventions=conventions_of(result))
 
 
 def love_plot(result) -> Figure:

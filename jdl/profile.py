@@ -1,7 +1,8 @@
 """The treatment group's profile for the report (methodology section 8): sex, age (bands and
 mean), ethnicity, UK national, region, index offence and disposal, and from the upload the referral
-routes and delivery locations; each a count table that has passed disclosure control
-(:func:`jdl.disclosure.suppress_series`) before anything is shown.
+routes and delivery locations; each a count table that has passed disclosure control (a table of
+the report's :class:`jdl.disclosure.Publication`, shared with the sub-analyses) before anything is
+shown.
 
 Delivery locations and sub-group labels are the submitter's free text: a label held by fewer than 5
 people is shown only inside "Other ... (each fewer than 5 people)", so a rare label (which could name
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from jdl.disclosure import THRESHOLD, suppress_series
+from jdl.disclosure import THRESHOLD, Publication
 from jdl.words import count
 
 AGE_BANDS = ((18, 20), (21, 24), (25, 29), (30, 39), (40, 49), (50, None))
@@ -35,10 +36,12 @@ UPLOAD_CHARACTERISTICS = (
     ("referral_route", "Referral route"),
     ("delivery_location", "Delivery location"),
 )
+PROFILE_TABLES = tuple(column for column, _ in CHARACTERISTICS + UPLOAD_CHARACTERISTICS)
 NOT_GIVEN = "Not given"
 OTHER = {"delivery_location": "Other locations (each fewer than 5 people)",
          "sub_group": "Other labels (each fewer than 5 people)"}
 COMPLETED_LABELS = {"yes": "Completed", "no": "Did not complete"}
+OTHER_LEVELS = "Other (combined: each fewer than 5 people)"
 
 
 def age_band(age: pd.Series) -> pd.Series:
@@ -84,17 +87,25 @@ def level_counts(labels: pd.Series, column: str) -> pd.Series:
     return counts.astype(int)
 
 
-def profile_table(treated: pd.DataFrame) -> pd.DataFrame:
+def profile_table(treated: pd.DataFrame, publication: Publication | None = None) -> pd.DataFrame:
     """The profile of ``treated`` (one row per analysed treatment-group person, with the covariate
     columns ``sex``, ``age``, ``ethnicity_group``, ``uk_national``, ``region``,
     ``index_offence_group``, ``disposal``, and when present the upload's ``referral_route`` and
     ``delivery_location``) as a table of strings indexed by (characteristic, level) with one column
     "People": each characteristic's counts after disclosure control, its "Total" row last. Age
-    bands keep their order; other levels are in descending count order."""
+    bands keep their order; other levels are in descending count order.
+
+    ``publication``: the report's disclosure view (:class:`jdl.disclosure.Publication`) holding
+    the total "analysed" (``len(treated)``); each characteristic is its table there, shared with
+    the sub-analyses. Without one, a view of the profile alone is used."""
+    if publication is None:
+        publication = Publication()
+        publication.total("analysed", len(treated))
     parts = []
     present = [c for c in UPLOAD_CHARACTERISTICS if c[0] in treated.columns]
     for column, title in CHARACTERISTICS + tuple(present):
-        shown = suppress_series(level_counts(levels(treated, column), column))
+        shown = publication.counts(column, level_counts(levels(treated, column), column), "analysed", title,
+                                   merge_label=OTHER_LEVELS).shown
         parts.append(pd.DataFrame({"Characteristic": title, "Level": shown.index.astype(str),
                                    "People": shown.to_numpy()}))
     return pd.concat(parts, ignore_index=True).set_index(["Characteristic", "Level"])

@@ -21,30 +21,159 @@ DEFINITION = (
     "event: release from custody, or the start of a court order. Breaches of orders and penalty "
     "notices are not counted as re-offences.")
 
-METHOD_NOTES = (
-    "The people submitted were linked to the national re-offending data on name, date of birth, sex "
-    "and identifiers (PNC id, prison number), first exactly and then allowing for common errors.",
-    "Each person's index event is the release from custody or the court order start related to the "
-    "service; people under 18 at the index event, or with an index event outside the data window, "
-    "are left out.",
-    "A comparison group of similar people who did not receive the service was built by propensity "
-    "score matching: a logistic model of taking part on demographics, criminal history, employment "
-    "and benefit history and assessed needs; each treated person is matched with everyone in the "
-    "comparison pool within 0.2 standard deviations of the logit of the score, exactly on sex and "
-    "disposal, and the comparison group is weighted accordingly.",
-    "Each measure is compared with Welch's t-test, using the comparison group's weighted variance "
-    "and effective size; a difference is called statistically significant when p is 0.05 or less.",
-    "Sub-analyses match each sub-group afresh (for sex, age band and ethnicity, against comparison "
-    "people of the same sex, band or group), with the same model and rules; a sub-group is analysed "
-    "only when it has at least 30 people, at least 30 of them find a match, and the main match has "
-    "no covariate over 10% after matching.",
-    "The match controlled for region adds exact matching on region to the national match, so each "
-    "person is compared only with similar people from the same region.",
-    "Rates and their intervals are rounded to whole percentage points, frequencies to two decimals, "
-    "days to whole days and p-values to two decimals. Counts below 5 in tables of people are shown "
-    "as \"<5\", and further counts are hidden where needed so the hidden ones cannot be worked out "
-    "from totals.",
-)
+def covariate_words(name: str) -> str:
+    """A covariate's column name in words: "previous_custodial_sentences" -> "previous custodial
+    sentences", "oasys_drugs" -> "OASys need: drugs"."""
+    if name.startswith("oasys_") and name != "oasys_assessed":
+        return "OASys need: " + name[len("oasys_"):].replace("_", " ")
+    return {"oasys_assessed": "OASys assessed", "uk_national": "UK national", "copas_rate": "Copas rate",
+            "disposal_kind": "disposal kind"}.get(name, name.replace("_", " "))
+
+
+def _listing(items) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _value_words(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return markdown_text(value)
+
+
+def matching_words(result) -> str:
+    """How the match of ``result`` (a :class:`jdl.matching.MatchResult`) was done, in one or two
+    sentences: method, distance, caliper with the SD it is measured in and its width, ratio,
+    replacement, order, exact-matching variables and weights. Markdown."""
+    from jdl.balance import weights_in_words
+
+    score = ("the logit of the propensity score" if result.distance_kind == "logit"
+             else "the propensity score")
+    if result.caliper is None:
+        caliper = "with no caliper"
+    else:
+        caliper = (f"within a caliper of {result.caliper:g} standard deviations of {score} (the standard "
+                   f"deviation over the treatment group and the comparison pool together, so "
+                   f"{result.caliper_width:.4g} on that scale)")
+    if result.method == "radius":
+        text = (f"Radius matching with replacement on {score}: each treated person is matched with every "
+                f"comparison person {caliper}")
+    else:
+        order = {"largest": "from the largest propensity score down", "smallest": "from the smallest propensity "
+                 "score up", "data": "in data order"}[result.m_order]
+        whom = "comparison person" if result.ratio == 1 else "comparison people"
+        text = (f"Nearest-neighbour matching, {result.ratio}:1 {'with' if result.replace else 'without'} "
+                f"replacement, on {score} (R's MatchIt rules): treated people are taken {order}, and each is "
+                f"matched with its {'nearest' if result.ratio == 1 else f'{result.ratio} nearest'} {whom} "
+                f"{caliper}")
+    if result.exact:
+        text += f", exactly on {_listing(covariate_words(e) for e in result.exact)}"
+    return (text + f"; {weights_in_words(result)}. Treated people with no comparison person inside the "
+            "caliper leave the analysis (no comparison match).") if result.caliper is not None else (
+        text + f"; {weights_in_words(result)}.")
+
+
+def model_words(result, plan=None) -> str:
+    """The propensity model of ``result`` in words: the estimator, the covariates, and those left
+    out (constant, restricted, or linear combinations of others). Markdown."""
+    model = result.propensity_model
+    covariates = [covariate_words(c) for c in result.covariates]
+    estimator = getattr(model, "estimator", "maximum likelihood")
+    separated = tuple(getattr(model, "separated", ()))
+    if estimator.lower().startswith("firth"):
+        fit = ("fitted by Firth's penalised likelihood, because the groups are separated on "
+               + _listing(markdown_text(t) for t in separated)
+               + " (some people could be classed as taking part or not from these alone, so the ordinary "
+               "maximum likelihood estimate does not exist)") if separated else "fitted by Firth's penalised likelihood"
+    else:
+        fit = "fitted by maximum likelihood"
+    text = (f"The propensity score comes from a logistic regression of taking part on "
+            f"{count(len(covariates))} covariates, {fit}: {markdown_text(_listing(covariates))}.")
+    left_out = list(plan.left_out) if plan is not None else []
+    if left_out:
+        text += (" Left out because they do not vary among the people matched: "
+                 + markdown_text(_listing(covariate_words(c) for c in left_out)) + ".")
+    collinear = tuple(getattr(model, "dropped_collinear", ()))
+    constant = tuple(model.dropped_constant)
+    if constant:
+        text += " Model terms left out because they do not vary: " + _listing(markdown_text(t) for t in constant) + "."
+    if collinear:
+        text += (" Model terms left out because they are exact linear combinations of others: "
+                 + _listing(markdown_text(t) for t in collinear) + ".")
+    return text
+
+
+def restriction_sentence(plan) -> str:
+    """Why and how the comparison pool was restricted (:attr:`jdl.cohort.MatchPlan.restrictions`),
+    in one sentence; "" when it was not. Markdown."""
+    if not plan.restrictions:
+        return ""
+    restricted = [f"{markdown_text(covariate_words(c))} = {_value_words(v)}" for c, v in plan.restrictions]
+    names = _listing(markdown_text(covariate_words(c)) for c, _ in plan.restrictions)
+    them = "it" if len(plan.restrictions) == 1 else "them"
+    return (f"Everyone in the treatment group had the same {'value' if them == 'it' else 'values'} of {names}, so "
+            f"the comparison pool was restricted to people with the same ({'; '.join(restricted)}) and the "
+            f"propensity model left {them} out: the comparison group is exactly like the treatment group on "
+            f"{them}, and no model can be fitted on a value every participant shares.")
+
+
+def pool_words(plan=None, window=None, pool_margin_months: int = 6) -> str:
+    """The comparison pool rule, the data window and any restriction of the pool, in words."""
+    text = ("The comparison pool is everyone in the national data with an index event of the same kind "
+            "(a release from custody, or the start of a court order) within "
+            f"{count(pool_margin_months)} months either side of the treatment group's index dates, other than "
+            "the people submitted")
+    if window is not None:
+        text += (f", and inside the data window ({window.start.isoformat()} to {window.end.isoformat()}: the "
+                 f"national data were extracted on {window.extract_date.isoformat()}, and the one-year follow-up "
+                 "and six months for offences to be proven must fit before that)")
+    text += "."
+    if plan is not None and plan.restrictions:
+        text += " " + restriction_sentence(plan)
+    if plan is not None and plan.support:
+        text += (" People with a level of " + markdown_text(_listing(covariate_words(c) for c in plan.support))
+                 + " that only one of the two groups holds were set aside (outside common support: no "
+                 "comparison is possible for them); treated people set aside this way are counted under "
+                 "\"no comparison match\".")
+    return text
+
+
+def method_notes(result, plan=None, window=None, pool_margin_months: int = 6,
+                 linkage_threshold: float = 0.92, disclosure_notes=()) -> list[str]:
+    """Annex D: the method notes, generated from the match that was run (``result``, a
+    :class:`jdl.matching.MatchResult`, and its :class:`jdl.cohort.MatchPlan`), the data window
+    (:class:`jdl.window.DataWindow`), the pool margin, the linkage threshold and the disclosure
+    view's notes (``disclosure_notes``, plain text). Markdown, one note per item. Without a
+    match (``result`` None: a request stopped before matching), only the notes that apply."""
+    notes = [
+        "The people submitted were linked to the national re-offending data on name, date of birth, sex "
+        "and identifiers (PNC id, prison number), first exactly and then allowing for common errors "
+        f"(names at least {linkage_threshold:g} alike by Jaro-Winkler similarity, with the same sex and the "
+        "same date of birth or its day and month swapped); anyone who matched more than one person was left "
+        "out, never guessed.",
+        "Each person's index event is the release from custody or the court order start related to the "
+        "service; people under 18 at the index event, or with an index event outside the data window, "
+        "are left out.",
+        pool_words(plan, window, pool_margin_months),
+        model_words(result, plan) if result is not None else "",
+        matching_words(result) if result is not None else "",
+        "Each measure is compared with Welch's t-test, using the comparison group's weighted variance "
+        "and effective size; a difference is called statistically significant when p is 0.05 or less.",
+        "Sub-analyses match each sub-group afresh (for sex, age band and ethnicity, against comparison "
+        "people of the same sex, band or group), with the same model, pool rules and matching as above; a "
+        "sub-group is analysed only when it has at least 30 people, at least 30 of them find a match, and "
+        "the main match has no covariate over 10% after matching.",
+        "The match controlled for region is the same match with region added to the exact-matching "
+        "variables, so each person is compared only with similar people from the same region.",
+        "Rates and their intervals are rounded to whole percentage points, frequencies to two decimals, "
+        "days to whole days and p-values to two decimals. Counts of people in tables pass disclosure "
+        "control: " + " ".join(markdown_text(n) for n in disclosure_notes or (
+            "counts from 1 to 4 are not shown, and other counts are hidden with them where needed.",)),
+    ]
+    if result is None:
+        return notes[:3] + notes[-1:]
+    return notes
+
 
 CAVEATS = (
     "Matching can only make the groups alike on what the national data records. If the people who "

@@ -121,6 +121,11 @@ SCRAPS = {
                              "jdl.subgroups.RegionAnalysis.scrap), or None when not processed",
     "subgroups": "the sub-analyses, one dict per sub-group, run or not and why (list; see "
                  "jdl.subgroups.SubgroupResult.scrap), or None when not processed",
+    "published_counts": "the report's disclosure view: the totals it prints and every count table as "
+                        "published, strings (dict; see jdl.disclosure.Publication.scrap)",
+    "match": "the match as run: method, distance, caliper (SD and width), ratio, replacement, exact "
+             "variables, covariates, estimator, separated and dropped terms, pool restrictions (dict; see "
+             "jdl.cohort.match_scrap), or None when no match was run",
 }
 
 

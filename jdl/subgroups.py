@@ -14,7 +14,7 @@ sub-group is run only when
 
 and its rate is reported only when the rate gate holds (10 people who re-offended and 10 who did
 not). Every other sub-group is listed with the reason. The people per sub-group are counts after
-disclosure control (:func:`jdl.disclosure.suppress_series`, the same table the profile shows for
+disclosure control (the table of the report's :class:`jdl.disclosure.Publication` the profile shows for
 sex, age and ethnicity); a reason never quotes a count. People whose value was not given, and
 free-text labels held by fewer than 5 people (grouped as "Other labels"), are listed, never
 analysed.
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from jdl import words
-from jdl.cohort import DEFAULT_EXACT, match_data
+from jdl.cohort import DEFAULT_EXACT, NoComparison, match_data
 from jdl.compare import Comparison, compare_measures
-from jdl.disclosure import suppress_series
+from jdl.disclosure import Publication, small_count
 from jdl.matching import PropensityModelError
-from jdl.profile import NOT_GIVEN, OTHER, level_counts, levels
+from jdl.profile import NOT_GIVEN, OTHER, OTHER_LEVELS, level_counts, levels
 
 MIN_TREATED = 30
 
@@ -45,6 +45,7 @@ RUN = "run"
 NOT_RUN = "not run"
 NOT_REPORTED = "not reported"
 
+NO_COMPARISON = "not run: no one in the comparison pool shares what every person in it has in common"
 MODEL_PROBLEM = "not run: no comparison group could be built (the propensity model could not be fitted)"
 
 
@@ -71,6 +72,7 @@ DIMENSIONS = (
     Dimension("referral_route", "Referral route", False),
     Dimension("sub_group", "Your sub-group label", False),
 )
+TABLES = tuple(d.column for d in DIMENSIONS)   # their tables in the report's disclosure view
 
 
 def _float(x):
@@ -125,7 +127,9 @@ def _run_one(data: pd.DataFrame, min_treated: int, match_options: dict) -> dict:
     """Match ``data`` (one sub-group's treated and its pool) and compare the rate: the fields of a
     :class:`SubgroupResult` other than its labels."""
     try:
-        result, used = match_data(data, **match_options)
+        result, used, _ = match_data(data, **match_options)
+    except NoComparison:
+        return {"status": NOT_RUN, "reason": NO_COMPARISON}
     except PropensityModelError:
         return {"status": NOT_RUN, "reason": MODEL_PROBLEM}
     if result.n_treated_matched < min_treated:
@@ -139,9 +143,14 @@ def _run_one(data: pd.DataFrame, min_treated: int, match_options: dict) -> dict:
     return {"status": RUN, "comparison": comparison, "poor": result.balance().poor, **sizes}
 
 
+DISCLOSURE_HIDDEN = ("not shown: its size is hidden so that a count below 5 in the same table cannot be "
+                     "worked out (disclosure control)")
+DISCLOSURE_MERGED = "not shown: combined with other small groups (disclosure control)"
+
+
 def subgroup_analyses(data: pd.DataFrame, analysed, attributes: pd.DataFrame | None = None,
                       main_poor=(), min_treated: int = MIN_TREATED, dimensions=DIMENSIONS,
-                      **match_options) -> list[SubgroupResult]:
+                      publication: Publication | None = None, **match_options) -> list[SubgroupResult]:
     """Every sub-group of every dimension, run or listed with the reason (see the module notes).
 
     ``data``: the cohort's analysis data (:attr:`jdl.cohort.Cohort.data`: treated and pool);
@@ -151,8 +160,16 @@ def subgroup_analyses(data: pd.DataFrame, analysed, attributes: pd.DataFrame | N
     poor (any: nothing is run); ``match_options`` as given to the national match (method, caliper,
     ...). Sub-groups come in :data:`DIMENSIONS` order, levels as in the profile (age bands in
     order, others largest first); empty levels are left out.
+
+    ``publication``: the report's disclosure view (:class:`jdl.disclosure.Publication`, holding
+    the total "analysed"); each dimension's people are its table there, the same the profile
+    prints. A sub-group whose people are hidden ("[c]") or merged is not shown, since its
+    results would give its size away. Without one, a view of these tables alone is used.
     """
     treated = data.loc[pd.Index(analysed)]
+    if publication is None:
+        publication = Publication()
+        publication.total("analysed", len(treated))
     pool = data[data["treated"] == 0]
     if attributes is not None:
         treated = treated.join(attributes.drop(columns=[c for c in attributes.columns if c in treated.columns]))
@@ -162,13 +179,20 @@ def subgroup_analyses(data: pd.DataFrame, analysed, attributes: pd.DataFrame | N
             treated = treated.assign(**{dimension.column: pd.Series(np.nan, index=treated.index, dtype=object)})
         labels = levels(treated, dimension.column)
         counts = level_counts(labels, dimension.column)
-        shown = suppress_series(counts)
+        view = publication.counts(dimension.column, counts, "analysed", dimension.title,
+                                  merge_label=OTHER_LEVELS)
         pool_labels = levels(pool, dimension.column) if dimension.in_national_data else None
         for level, n in counts.items():
             if n == 0:
                 continue
-            base = {"dimension": dimension.title, "level": str(level), "people": str(shown[level])}
-            if level == NOT_GIVEN:
+            merged = level not in view.kinds.index
+            people = view.shown[view.merge_label] if merged else view.shown[level]
+            base = {"dimension": dimension.title, "level": str(level), "people": str(people)}
+            if merged:
+                outcome = {"status": NOT_RUN, "reason": DISCLOSURE_MERGED}
+            elif not view.published(level) and n >= min_treated:
+                outcome = {"status": NOT_RUN, "reason": DISCLOSURE_HIDDEN}
+            elif level == NOT_GIVEN:
                 outcome = {"status": NOT_RUN, "reason": "not analysed: no value given"}
             elif level == OTHER.get(dimension.column):
                 outcome = {"status": NOT_RUN, "reason": "not analysed: labels held by fewer than 5 people each"}
@@ -253,7 +277,9 @@ def controlled_for_region(data: pd.DataFrame, exact=DEFAULT_EXACT, min_treated: 
     the rate gate fails."""
     exact = tuple(exact or ()) + ("region",)
     try:
-        result, used = match_data(data, exact=exact, **match_options)
+        result, used, _ = match_data(data, exact=exact, **match_options)
+    except NoComparison:
+        return RegionAnalysis(status=NOT_RUN, reason=NO_COMPARISON)
     except PropensityModelError:
         return RegionAnalysis(status=NOT_RUN, reason=MODEL_PROBLEM)
     if result.n_treated_matched < min_treated:
@@ -266,8 +292,9 @@ def controlled_for_region(data: pd.DataFrame, exact=DEFAULT_EXACT, min_treated: 
 
 
 def _match_column(result, comparison: Comparison | None, balance, note: str | None) -> list[str]:
-    sizes = ([words.count(result.n_treated_matched), words.count(result.n_comparison_distinct),
-              words.count(result.effective_comparison_size)] if result is not None else ["", "", ""])
+    # sizes printed on their own: a count from 1 to 4 (a region match few found) shows as "<5"
+    sizes = ([small_count(result.n_treated_matched), small_count(result.n_comparison_distinct),
+              small_count(result.effective_comparison_size)] if result is not None else ["", "", ""])
     if comparison is None:
         return sizes + [""] * 5 + ["", note or ""]
     largest = balance.table.iloc[:-1]["std_diff_after"].abs().max()
@@ -316,7 +343,8 @@ SUBGROUP_INTRO = (
     "comparison match, and the main match is of good quality. Sub-group results rest on fewer people "
     "than the headline and are less certain; with many sub-groups, one may show a significant "
     "difference by chance alone. \"People\" counts the sub-group within the treatment group analysed "
-    "(counts below 5 shown as \"<5\", with others hidden where needed); \"Analysed\" is how many of "
+    "(the same counts the profile shows, protected in the same way; a sub-group whose size is hidden is "
+    "not shown); \"Analysed\" is how many of "
     "them found a comparison match. Rates are in whole per cent; differences and intervals in "
     "percentage points.")
 

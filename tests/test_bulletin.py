@@ -69,7 +69,9 @@ def published(organisation, programme, verdict, n_treated, n_comparison, treated
             "standard_error": standard_error,
             "controlled_for_region": region_result(n_treated - 12, -0.03, -0.08, 0.02, 0.2),
             "subgroups": [{"dimension": "sex", "level": "male", **region_result(n_treated - 30, -0.02, -0.09, 0.05,
-                                                                                 0.57)}]}
+                                                                                 0.57)}],
+            "published_counts": {"totals": {"submitted": n_treated + 40, "analysed": n_treated}, "tables": {}},
+            "match": {"method": "radius", "caliper_sd": 0.2}}
 
 
 NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be analysed", "n_submitted": 48,
@@ -77,7 +79,8 @@ NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be 
            "comparison_rate": None, "difference": None, "lower": None, "upper": None, "p_value": None,
            "number_needed": None, "e_value": None, "e_value_bound": None, "adjusted_difference": None,
            "attrition": {"submitted": 48, "analysed": 0}, "standard_error": None,
-           "controlled_for_region": None, "subgroups": None}
+           "controlled_for_region": None, "subgroups": None,
+           "published_counts": {"totals": {"submitted": 48, "analysed": 0}, "tables": {}}, "match": None}
 
 # (month, id) -> the scraps its fake report glues (request_id, programme_type, date_received added)
 REPORTS = {

@@ -97,7 +97,7 @@ def test_matched_estimate_recovers_the_true_effect(world):
     synthetic, root, national = world
     result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
     cohort = build_cohort(result.participants, national, "custody")
-    matched, data, flow = match_cohort(cohort)
+    matched, data, flow, plan = match_cohort(cohort)
     counts = bucket_counts(flow["bucket"])
     assert counts["analysed"] == matched.n_treated_matched and counts.sum() == result.n_rows
     weights = matched.weights
@@ -120,3 +120,53 @@ def test_shared_levels_keeps_only_levels_both_groups_hold():
                          "sex": ["M", "F", "M", "M", "F", "M"]})
     # South: comparison only; East: treated only
     assert shared_levels(data, ["region", "sex"]).tolist() == [True, True, True, False, True, False]
+
+
+def _analysis_data(rng, n_treated=40, n_pool=400):
+    """Analysis data with the columns plan_match needs: a count covariate, a 0/1 and a category."""
+    n = n_treated + n_pool
+    return pd.DataFrame({
+        "treated": [1] * n_treated + [0] * n_pool,
+        "sex": ["M"] * n,
+        "disposal_kind": ["court order"] * n,
+        "region": rng.choice(["North", "South"], n),
+        "previous_custodial_sentences": np.r_[np.zeros(n_treated, int), rng.integers(0, 4, n_pool)],
+        "employed_year_before": rng.integers(0, 2, n),
+        "age": rng.uniform(18, 60, n),
+    }, index=pd.RangeIndex(1000, 1000 + n, name="event_id"))
+
+
+def test_a_value_every_participant_shares_restricts_the_pool_and_leaves_the_model():
+    from jdl.cohort import plan_match
+
+    data = _analysis_data(np.random.default_rng(3))
+    pool_zero = int(((data["treated"] == 0) & (data["previous_custodial_sentences"] == 0)).sum())
+    used, plan = plan_match(data, ["region", "previous_custodial_sentences", "employed_year_before", "age"])
+    assert plan.restrictions == (("previous_custodial_sentences", 0),)
+    assert plan.covariates == ("region", "employed_year_before", "age")
+    assert plan.left_out == () and plan.support == () and plan.exact == ()   # sex and kind do not vary
+    assert (used["previous_custodial_sentences"] == 0).all()
+    assert int((used["treated"] == 0).sum()) == pool_zero and int(used["treated"].sum()) == 40
+    assert plan.n_pool_set_aside == 400 - pool_zero and plan.n_treated_set_aside == 0
+
+
+def test_levels_one_group_holds_are_set_aside_and_recorded():
+    from jdl.cohort import plan_match
+
+    data = _analysis_data(np.random.default_rng(4))
+    data.loc[data.index[:2], "region"] = "Wales"        # two treated in a region no one in the pool is from
+    data.loc[data.index[-5:], "region"] = "East"        # five in the pool from a region no participant is from
+    used, plan = plan_match(data, ["region", "age"])
+    assert plan.support == ("region",) and plan.restrictions == ()
+    assert plan.n_treated_set_aside == 2 and plan.n_pool_set_aside == 5
+    assert set(used["region"]) == {"North", "South"}
+
+
+def test_no_comparison_left_is_its_own_error():
+    from jdl.cohort import NoComparison, plan_match
+
+    data = _analysis_data(np.random.default_rng(5))
+    data.loc[data["treated"] == 0, "previous_custodial_sentences"] = data["previous_custodial_sentences"].clip(1)
+    data.loc[data.index[-1], "previous_custodial_sentences"] = 2   # the pool varies, and never has 0
+    with pytest.raises(NoComparison, match="no one in the comparison pool"):
+        plan_match(data, ["previous_custodial_sentences", "age"])

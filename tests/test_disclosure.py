@@ -11,6 +11,7 @@ import pytest
 
 from jdl.disclosure import (
     SUPPRESSED,
+    CannotProtect,
     THRESHOLD,
     _fixed,
     _problem,
@@ -39,10 +40,11 @@ def test_one_small_cell_gets_a_rectangle_of_suppressions():
     result = suppress(table)
     # row y: its smallest other cell is a=30; column a then takes z (75 < 120); row z takes b=50,
     # which closes the rectangle y/z x a/b (column b already had one suppression)
-    expected = pd.DataFrame({"a": ["120", "<5", "<5"], "b": ["45", "<5", "<5"], "c": ["60", "80", "1,234"]},
+    # the small count is "<5"; the counts hidden to protect it are "[c]"
+    expected = pd.DataFrame({"a": ["120", "[c]", "[c]"], "b": ["45", "<5", "[c]"], "c": ["60", "80", "1,234"]},
                             index=["x", "y", "z"])
     pd.testing.assert_frame_equal(result.shown, expected)
-    pd.testing.assert_frame_equal(result.mask, expected == "<5")
+    pd.testing.assert_frame_equal(result.mask, expected.isin(["<5", "[c]"]))
     assert result.primary.to_numpy().sum() == 1 and result.primary.loc["y", "b"]
     assert not result.full_mask.loc["Total"].any() and not result.full_mask["Total"].any()
     # a reader knows only the shown cells and the (unprinted, but printable) totals
@@ -53,19 +55,23 @@ def test_one_small_cell_gets_a_rectangle_of_suppressions():
     cautious = recoverable_cells(result.mask, table, threshold=5)  # "<5" read as 1 to 4
     assert cautious.low.tolist() == [29, 1, 73, 49] and cautious.high.tolist() == [32, 4, 76, 52]
     assert not audit.recoverable.any() and not cautious.recoverable.any()
+    # a reader of the markers knows each "[c]" is 5 or more
+    marked = recoverable_cells(result.mask, table, threshold=5, marked=True)
+    assert marked.low.tolist() == [29, 1, 73, 49] and marked.high.tolist() == [32, 4, 76, 52]
+    assert not marked.recoverable.any()
 
 
 def test_profile_series_suppresses_a_second_category():
     shown = suppress_series(pd.Series({"Male": 55, "Female": 3, "Unknown": 20}, name="count"))
-    assert shown.to_dict() == {"Male": "55", "Female": "<5", "Unknown": "<5", "Total": "78"}
+    assert shown.to_dict() == {"Male": "55", "Female": "<5", "Unknown": "[c]", "Total": "78"}
     assert suppress_series(pd.Series({"Male": 55, "Female": 3}), total=False).to_dict() == {
-        "Male": "<5", "Female": "<5"}  # the total, printable elsewhere, is protected against anyway
+        "Male": "[c]", "Female": "<5"}  # the total, printable elsewhere, is protected against anyway
     # two small categories whose sum the total gives (2) would both be 1: a third goes with them
     assert suppress_series(pd.Series({"A": 50, "B": 1, "C": 1})).to_dict() == {
-        "A": "<5", "B": "<5", "C": "<5", "Total": "52"}
+        "A": "[c]", "B": "<5", "C": "<5", "Total": "52"}
     # as value_counts gives it on a categorical column, an empty category included
     sex = pd.Series(pd.Categorical(["M"] * 55 + ["F"] * 3, categories=["M", "F", "X"]))
-    assert suppress_series(sex.value_counts(sort=False)).to_dict() == {"M": "<5", "F": "<5", "X": "0", "Total": "58"}
+    assert suppress_series(sex.value_counts(sort=False)).to_dict() == {"M": "[c]", "F": "<5", "X": "0", "Total": "58"}
 
 
 def test_table_without_small_counts_is_only_formatted():
@@ -79,7 +85,7 @@ def test_table_without_small_counts_is_only_formatted():
 def test_zeros_are_shown_and_are_not_chosen_as_complements():
     table = pd.DataFrame({"a": [3, 0, 7], "b": [0, 12, 0], "c": [20, 9, 40]}, index=["x", "y", "z"])
     result = suppress(table)
-    assert result.shown.values.tolist() == [["<5", "0", "<5"], ["0", "12", "9"], ["<5", "0", "<5"]]
+    assert result.shown.values.tolist() == [["<5", "0", "[c]"], ["0", "12", "9"], ["[c]", "0", "[c]"]]
     assert not result.primary.to_numpy()[table.to_numpy() == 0].any()
     assert suppress_series(pd.Series({"A": 0, "B": 17})).tolist() == ["0", "17", "17"]
 
@@ -89,7 +95,7 @@ def test_small_totals_are_suppressed():
                     {"row": "r2", "a": 40, "b": 50, "total": 90},
                     {"row": "Total", "a": 41, "b": 52, "total": 93}])
     result = suppress(table, row_total="total", column_total="Total")
-    assert result.shown.values.tolist() == [["<5", "<5", "<5"], ["<5", "<5", "<5"], ["41", "52", "93"]]
+    assert result.shown.values.tolist() == [["<5", "<5", "<5"], ["[c]", "[c]", "[c]"], ["41", "52", "93"]]
     assert result.primary.loc["r1"].tolist() == [True, True, True]  # the total 3 is itself a count
     # a single small count: no other cell can hide it, so its total goes too (and the hidden row
     # total, equal to the cell, must never be printed either)
@@ -109,7 +115,7 @@ def test_totals_must_add_up_and_counts_be_whole():
 
 def test_random_tables_leave_nothing_recoverable():
     rng = np.random.default_rng(20140301)
-    primaries = secondaries = 0
+    primaries = secondaries = cannot = 0
     for case in range(300):
         shape = tuple(rng.integers(1, 7, size=2))  # 1 to 6 rows and columns
         small = rng.random(shape) < rng.uniform(0.2, 0.8)
@@ -117,25 +123,36 @@ def test_random_tables_leave_nothing_recoverable():
         full = _with_margins(counts)
         table = pd.DataFrame(counts, index=[f"r{i}" for i in range(shape[0])],
                              columns=[f"c{j}" for j in range(shape[1])])
-        if case % 2:  # every other table prints its totals
-            table = pd.DataFrame(full, index=[*table.index, "Total"], columns=[*table.columns, "Total"])
-            result = suppress(table, row_total="Total", column_total="Total")
-        else:
-            result = suppress(table)
+        try:
+            if case % 2:  # every other table prints its totals
+                table = pd.DataFrame(full, index=[*table.index, "Total"], columns=[*table.columns, "Total"])
+                result = suppress(table, row_total="Total", column_total="Total")
+            else:
+                result = suppress(table)
+        except CannotProtect:
+            # only when even hiding every non-zero count leaves a small one pinned (by zeros
+            # around it, or "<5" cells that can only be 1s)
+            everything = (full > 0)
+            assert recoverable_cells(everything, counts, threshold=5, marked=True).recoverable.any()
+            cannot += 1
+            continue
         mask = result.full_mask.to_numpy()
         small_count = (full >= 1) & (full < 5)
         assert mask[small_count].all()  # every primary cell (margins included) is suppressed
         np.testing.assert_array_equal(result.primary.to_numpy(), small_count[:len(table), :table.shape[1]])
         assert ((mask.sum(axis=0) != 1).all() and (mask.sum(axis=1) != 1).all())
-        shown = np.where(mask, "<5", np.vectorize("{:,}".format)(full))[:len(table), :table.shape[1]]
+        shown = np.where(small_count, "<5", np.where(mask, "[c]", np.vectorize("{:,}".format)(full)))
+        shown = shown[:len(table), :table.shape[1]]
         np.testing.assert_array_equal(result.shown.to_numpy(), shown)
         # the cautious reader (non-negative, "<5" read as 1 to 4) knows more than one who assumes
         # only non-negativity, so nothing recoverable for it means nothing for the other either
-        audit = recoverable_cells(mask, counts, threshold=5)
-        assert not audit.recoverable.any() or mask.all(), (counts, mask, audit)
+        audit = recoverable_cells(mask, counts, threshold=5, marked=True)
+        assert not audit.recoverable.any(), (counts, mask, audit)
+        assert not (mask & ~small_count & (full == 0)).any()  # a zero is never hidden
         primaries += small_count.sum()
         secondaries += (mask & ~small_count).sum()
     assert primaries > 500 and secondaries > 500  # the cases are not trivial
+    assert cannot < 30, cannot
 
 
 def test_audit_finds_what_incomplete_suppression_gives_away():
@@ -173,3 +190,98 @@ def test_internal_audit_agrees_with_linear_programming():
             np.testing.assert_array_equal(fixed, recoverable_cells(mask, counts, threshold=threshold).recoverable)
             recoverable += fixed.sum()
     assert recoverable > 60
+
+
+# ---------------------------------------------------------------------------------------------
+# one disclosure view per publication
+
+from jdl.attrition import BUCKETS, OTHER_REASONS  # noqa: E402
+from jdl.disclosure import HIDDEN, Publication, protect_counts  # noqa: E402
+
+
+def _attrition(**counts):
+    series = pd.Series(0, index=list(BUCKETS))
+    for bucket, n in counts.items():
+        series[bucket.replace("_", " ")] = n
+    return series
+
+
+def _report_view(counts):
+    publication = Publication()
+    publication.total("submitted", counts.sum())
+    publication.total("analysed", counts["analysed"])
+    table = publication.counts("attrition", counts, "submitted", "Attrition", fixed=["analysed"],
+                               merge_label=OTHER_REASONS)
+    return publication, table
+
+
+def test_one_small_attrition_bucket_is_merged_not_hidden_beside_a_printed_total():
+    # 90 submitted, 88 analysed (both printed in the summary), 2 not found: hiding the 2 would need
+    # "analysed" hidden too, which the summary prints; the reasons are combined instead, and the
+    # combined count, 90 - 88, is printed since the totals give it anyway
+    publication, table = _report_view(_attrition(not_found=2, analysed=88))
+    assert table.shown.to_dict() == {OTHER_REASONS: "2", "analysed": "88", "Total": "90"}
+    assert table.kinds.to_dict() == {OTHER_REASONS: "derived", "analysed": "count"}
+    assert table.merged == tuple(b for b in BUCKETS if b != "analysed")
+    assert publication.notes() == [
+        f'Attrition: "{OTHER_REASONS}" combines duplicate row, insufficient identifiers, not found, ambiguous '
+        "match, no eligible index event, index event outside the data window, under 18 at index, missing data "
+        "needed by the model, no comparison match, so that no count below 5 is shown for any one of them; the "
+        "combined count is shown because it follows from totals published in this report."]
+    assert publication.audit().empty
+
+
+def test_a_small_bucket_beside_a_larger_one_is_hidden_with_it_and_analysed_stays_printed():
+    publication, table = _report_view(_attrition(not_found=2, no_comparison_match=7, analysed=81))
+    shown = table.shown[table.shown != "0"].to_dict()
+    assert shown == {"not found": SUPPRESSED, "no comparison match": HIDDEN, "analysed": "81", "Total": "90"}
+    audit = publication.audit()
+    assert audit[["category", "value", "low", "high"]].values.tolist() == [
+        ["not found", 2, 1, 4], ["no comparison match", 7, 5, 8]]
+    assert not audit["recoverable"].any()
+    assert publication.notes() == ['"<5" marks a count from 1 to 4, not shown.',
+                                   '"[c]" marks a count of 5 or more that is not shown, so that a count below 5 '
+                                   'cannot be worked out from the totals.']
+
+
+def test_two_ones_beside_a_five_are_merged_because_hiding_would_pin_them():
+    # hidden: 1 + 1 + "[c]" = 7 with "[c]" at least 5 leaves both "<5" at 1; merged: "<5" (2) and "[c]" (5)
+    publication, table = _report_view(_attrition(not_found=1, ambiguous_match=1, no_comparison_match=5, analysed=83))
+    assert table.shown.to_dict() == {"no comparison match": HIDDEN, OTHER_REASONS: SUPPRESSED, "analysed": "83",
+                                     "Total": "90"}
+    assert "no comparison match" not in table.merged and "not found" in table.merged
+    audit = publication.audit()
+    assert audit[["category", "low", "high"]].values.tolist() == [["no comparison match", 5, 6], [OTHER_REASONS, 1, 2]]
+    assert not audit["recoverable"].any()
+
+
+def test_a_fixed_small_count_is_printed_and_the_rest_protected_around_it():
+    # a letter: 70 submitted, 3 analysed (the letter says so); the other buckets are protected around it
+    publication, table = _report_view(_attrition(not_found=40, no_eligible_index_event=25, under_18_at_index=2,
+                                                 analysed=3))
+    assert table.shown["analysed"] == "3" and table.shown["under 18 at index"] == SUPPRESSED
+    assert table.shown["no eligible index event"] == HIDDEN and table.shown["not found"] == "40"
+    assert not publication.audit()["recoverable"].any()
+
+
+def test_a_publication_shares_its_tables_and_checks_their_totals():
+    publication = Publication()
+    publication.total("analysed", 43)
+    sex = pd.Series({"Male": 40, "Female": 3})
+    first = publication.counts("sex", sex, "analysed", "Sex")
+    assert publication.counts("sex", sex.copy(), "analysed") is first
+    with pytest.raises(ValueError, match="already published with other counts"):
+        publication.counts("sex", pd.Series({"Male": 41, "Female": 2}), "analysed")
+    with pytest.raises(ValueError, match="adds up to 44, not to the published analysed"):
+        publication.counts("age", pd.Series({"18-20": 44}), "analysed")
+    with pytest.raises(ValueError, match="publish the total 'submitted'"):
+        publication.counts("attrition", sex, "submitted")
+    with pytest.raises(ValueError, match="already 43"):
+        publication.total("analysed", 44)
+    assert publication.scrap() == {"totals": {"analysed": 43},
+                                   "tables": {"sex": {"Male": "[c]", "Female": "<5", "Total": "43"}}}
+
+
+def test_without_a_merge_label_an_unprotectable_table_is_an_error():
+    with pytest.raises(CannotProtect):
+        protect_counts(pd.Series({"A": 88, "B": 2}), fixed=["A"])

@@ -97,12 +97,13 @@ def people(n_male=40, n_female=3, ages=None):
 def test_profile_table_applies_disclosure_control():
     table = profile.profile_table(people())
     sex = table.loc["Sex", "People"]
-    # Female (3) is hidden, so Male must be too, or it would be the total minus Male
-    assert sex.to_dict() == {"Male": "<5", "Female": "<5", "Total": "43"}
+    # Female (3) is "<5", so Male is hidden too ("[c]": 5 or more), or it would be the total minus Male
+    assert sex.to_dict() == {"Male": "[c]", "Female": "<5", "Total": "43"}
+    assert table.loc["Ethnicity", "People"].to_dict() == {"White": "[c]", "Black": "<5", "Total": "43"}
     # a lone small count is never the only one hidden in its characteristic
     for characteristic in table.index.get_level_values(0).unique():
         shown = table.loc[characteristic, "People"]
-        assert (shown == "<5").sum() != 1
+        assert shown.isin(["<5", "[c]"]).sum() != 1
     assert table.loc["Age at index", "People"].to_dict() == {
         "18-20": "10", "21-24": "0", "25-29": "0", "30-39": "33", "40-49": "0", "50+": "0", "Total": "43"}
     assert table.loc[("Disposal", "Custody release"), "People"] == "43"

@@ -17,10 +17,10 @@ import pytest
 from jdl import match, subgroups, welch_compare
 from jdl.cohort import build_cohort, match_cohort, shared_levels, treated_attributes
 from jdl.compare import Comparison
-from jdl.disclosure import suppress_series
+from jdl.disclosure import Publication, protect_counts
 from jdl.measures import CATEGORICAL_COVARIATES, COVARIATES
 from jdl.national import NationalData
-from jdl.profile import OTHER, group_rare, levels, profile_table
+from jdl.profile import OTHER, OTHER_LEVELS, group_rare, levels, profile_table
 from jdl.synth import SynthConfig, synthesise
 from jdl.validate import validate_upload
 
@@ -31,7 +31,7 @@ def gateway(tmp_path_factory):
     synthesise(root / "national", root / "uploads", root / "truth" / "programmes.json", SynthConfig(n_people=50_000))
     validation = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
     cohort = build_cohort(validation.participants, NationalData.open(root / "national"), "custody")
-    result, data, flow = match_cohort(cohort)
+    result, data, flow, plan = match_cohort(cohort)
     attributes = treated_attributes(flow, validation.participants)
     analysed = data.index[(data["treated"] == 1) & (result.weights > 0)]
     return validation, cohort, result, flow, attributes, analysed
@@ -65,8 +65,15 @@ def _independent(cohort, attributes, analysed, column, level):
         pool = data[(data["treated"] == 0) & (levels(data, column) == level)]
     subset = pd.concat([data.loc[members], pool])
     binary = [c for c in COVARIATES if subset[c].isin((0, 1)).all()]
-    while not (keep := shared_levels(subset, list(CATEGORICAL_COVARIATES) + binary)).all():
-        subset = subset[keep]
+    while True:   # a value every treated person shares restricts the pool; then common support
+        size = len(subset)
+        for c in COVARIATES:
+            treated_values = subset.loc[subset["treated"] == 1, c].unique()
+            if len(treated_values) == 1 and subset.loc[subset["treated"] == 0, c].nunique() > 1:
+                subset = subset[subset[c] == treated_values[0]]
+        subset = subset[shared_levels(subset, list(CATEGORICAL_COVARIATES) + binary)]
+        if len(subset) == size:
+            break
     covariates = [c for c in COVARIATES if subset[c].nunique() > 1]
     exact = [c for c in ("sex", "disposal_kind") if subset[c].nunique() > 1] or None
     result = match(subset, covariates=covariates, exact=exact)
@@ -99,7 +106,8 @@ def test_people_per_sub_group_are_the_disclosure_controlled_counts(gateway, anal
     for dimension in subgroups.DIMENSIONS:
         labels = levels(treated, dimension.column)
         counts = labels.value_counts()
-        shown = suppress_series(counts.sort_index() if dimension.column == "age_band" else counts)
+        shown = protect_counts(counts.sort_index() if dimension.column == "age_band" else counts,
+                               merge_label=OTHER_LEVELS).shown
         rows = [r for r in analyses if r.dimension == dimension.title]
         assert {r.level: r.people for r in rows} == {str(k): v for k, v in shown.drop("Total").items()
                                                      if counts.get(k, 0) > 0}
@@ -117,7 +125,7 @@ def test_nothing_is_run_on_a_poor_main_match(gateway):
     _, cohort, _, _, attributes, analysed = gateway
     results = subgroups.subgroup_analyses(cohort.data, analysed, attributes, main_poor=("age", "copas_rate"))
     assert results and all(r.status == subgroups.NOT_RUN and r.comparison is None for r in results)
-    big = [r for r in results if r.people not in ("<5",) and int(r.people.replace(",", "")) >= 30
+    big = [r for r in results if r.people not in ("<5", "[c]") and int(r.people.replace(",", "")) >= 30
            and r.level not in ("Not given",)]
     assert big and all(r.reason == "not run: the national match is poor (a covariate over 10% after matching; "
                        "see Annex A), and no sub-analysis is run on a poor match" for r in big)
@@ -239,12 +247,12 @@ def test_profile_shows_referral_routes_and_delivery_locations_with_rare_labels_g
     })
     table = profile_table(treated)
     routes = table.loc["Referral route", "People"]
-    # "Not given" (3) is suppressed, and the smallest other count with it
-    assert routes.to_dict() == {"Self": "20", "Probation": "<5", "Not given": "<5", "Total": "40"}
+    # "Not given" (3) is suppressed ("<5"), and the smallest other count is hidden with it ("[c]")
+    assert routes.to_dict() == {"Self": "20", "Probation": "[c]", "Not given": "<5", "Total": "40"}
     assert list(routes.index) == ["Self", "Probation", "Not given", "Total"]
     locations = table.loc["Delivery location", "People"]
     assert list(locations.index) == ["HMP One", "HMP Two", OTHER["delivery_location"], "Total"]
-    assert locations.to_dict() == {"HMP One": "30", "HMP Two": "<5", OTHER["delivery_location"]: "<5", "Total": "40"}
+    assert locations.to_dict() == {"HMP One": "30", "HMP Two": "[c]", OTHER["delivery_location"]: "<5", "Total": "40"}
     assert "HMP Three" not in table.index.get_level_values(1)
     # without the upload's columns the profile is the national data's characteristics only
     assert "Referral route" not in profile_table(treated.drop(columns=["referral_route", "delivery_location"])).index
@@ -274,3 +282,31 @@ def test_the_propensity_model_of_a_sub_group_converges_and_agrees_with_statsmode
     assert reference.mle_retvals["converged"]
     linear = design[:, keep] @ reference.params
     assert np.max(np.abs(model.linear_predictor - linear)) < 1e-6
+
+
+def test_a_sub_group_whose_size_would_give_a_small_one_away_is_not_shown(gateway):
+    """Men and three women: the sub-group of men would print its size, and the total minus it is the
+    three women. One disclosure view: the profile and the sub-analyses both hide the men's count
+    ("[c]") beside the women's "<5", and the men's sub-analysis is not shown."""
+    _, cohort, result, _, attributes, analysed = gateway
+    sex = cohort.data.loc[analysed, "sex"]
+    men, women = analysed[(sex == "M").to_numpy()], analysed[(sex == "F").to_numpy()]
+    assert len(men) >= 60 and len(women) >= 3
+    chosen = men.append(women[:3])
+    publication = Publication()
+    publication.total("analysed", len(chosen))
+    results = subgroups.subgroup_analyses(cohort.data, chosen, attributes, dimensions=subgroups.DIMENSIONS[:1],
+                                          publication=publication)
+    assert [(r.level, r.people, r.status, r.reason) for r in results] == [
+        ("Male", "[c]", subgroups.NOT_RUN, subgroups.DISCLOSURE_HIDDEN),
+        ("Female", "<5", subgroups.NOT_RUN, "not run: fewer than 30 people")]
+    profile = profile_table(cohort.data.loc[chosen].join(attributes), publication)
+    assert profile.loc["Sex", "People"].to_dict() == {"Male": "[c]", "Female": "<5", "Total": f"{len(chosen):,}"}
+    audit = publication.audit()
+    assert set(audit["table"]) >= {"sex"} and not audit["recoverable"].any()
+    # with all the women the men's count can be published, and their sub-analysis is run
+    everyone = Publication()
+    everyone.total("analysed", len(analysed))
+    ran = subgroups.subgroup_analyses(cohort.data, analysed, attributes, dimensions=subgroups.DIMENSIONS[:1],
+                                      publication=everyone)
+    assert ran[0].people == f"{len(men):,}" and ran[0].status == subgroups.RUN
