@@ -28,17 +28,21 @@ def template(path: Path) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--national", "national_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="National data folder whose data window to check dates against.")
-def validate(path: Path, national_dir: Path | None) -> None:
+@click.option("--setting", type=click.Choice(["custody", "community"]), default=None,
+              help="The request's setting, for rows that give none (default: the Intervention sheet's answer).")
+def validate(path: Path, national_dir: Path | None, setting: str | None) -> None:
     """Check a filled Data Upload Template (.xlsx or .csv) at PATH.
 
-    Prints every problem with sheet, row and column and exits 1, or prints a one-line
-    summary and exits 0. Never prints a value from the file.
+    Prints every problem with sheet, row and column (errors, and warnings such as dates that put
+    the index event outside the data window or make a one-year follow-up unlikely), then a
+    one-line summary; exits 1 when an error blocks the request, else 0. Never prints a value from
+    the file.
     """
     from jdl.validate import validate_upload
     from jdl.window import DataWindow
 
     window = DataWindow.from_national(national_dir) if national_dir else None
-    result = validate_upload(path, window=window)
+    result = validate_upload(path, window=window, setting=setting)
     for line in result.problem_lines():
         click.echo(line)
     click.echo(result.summary())

@@ -97,8 +97,8 @@ def instruction_lines() -> list[str]:
         "D/M/YYYY, DD-MM-YYYY, DD.MM.YYYY, DD/MM/YY, 3 Nov 2009, 3 November 2009, or YYYY-MM-DD. "
         "American month-first dates (MM/DD/YYYY) are not accepted.",
         "Dates of birth must give an age between 10 and 100 at the start of the intervention. "
-        "Intervention dates must lie inside the period the national data covers, or the person "
-        "cannot be followed up.",
+        "The release or court order start that follows the intervention must fall inside the period "
+        "the national data covers, or the person cannot be followed up; dates near its ends are flagged.",
         "",
         "Choices",
         "sex: Male or Female (M or F also accepted). setting: custody or community. "

@@ -49,6 +49,38 @@ a CSV holding NUL bytes or text in no known encoding, and XML with a document ty
 
 Row numbers: for a workbook, the Excel row number (header row 1, first data row 2); for a CSV,
 the line number on which the record starts (header line 1).
+
+The data window and the one-year follow-up. Only index events inside the data window (by default
+2002-01-01 to 2012-12-30) can be followed up (:mod:`jdl.window`), and validating does not read the
+national data, so it warns (never an error: the analysis decides) where a row's own dates put
+its index event outside the window, or make that likely. As in :mod:`jdl.index_events`, the
+deciding date is the first filled in of ``index_date``, ``conviction_date`` and
+``intervention_start``, and the setting is the row's ``setting``, else the request's (the
+``setting`` argument, else the Intervention sheet's answer when it is custody or community).
+A row gets at most one of these warnings, the first that applies:
+
+* cannot be followed up (if the date and setting are right): an ``index_date`` outside the
+  window; a ``conviction_date`` after it (the release or order comes after the conviction);
+  custody, an ``intervention_start`` after it (the release is on or after it); community, an
+  ``intervention_start`` more than ``LOOKAHEAD_DAYS`` (90) days before it starts (an order
+  running on it began earlier still, and one starting within 90 days after it also falls before
+  the window);
+* may not be followed up: any other deciding date outside the window (before it: a release or
+  an order starting on or after the window's start still counts; community or setting unknown,
+  after it: an order begun inside the window and still running on ``intervention_start`` counts);
+* the one-year follow-up may not be possible, the deciding date being inside the window:
+  custody, an ``intervention_start`` or ``conviction_date`` less than ``CUSTODY_NEAR_END_DAYS``
+  (182) days before the window ends (the release that follows is likely to come after it);
+  community, an ``intervention_start`` less than ``LOOKAHEAD_DAYS`` (90) days before the window
+  ends (without an order running on it, the order starting in the next 90 days may begin after
+  the window); custody, an ``intervention_end`` after the window (a release usually comes after
+  a service in prison ends).
+
+Dates already reported as errors (before 1990, in the future) or an ``intervention_end`` in the
+future get none of these. A sheet-level warning counts the rows that cannot, and those that may
+not, be followed up. Every message gives the window's dates and says what to do (check the date,
+and the setting where the rule depends on it; if right, leave the row as it is), and none quotes
+the date.
 """
 
 from __future__ import annotations
@@ -1215,11 +1247,9 @@ def _cell_schema(present: set[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, checks=frame_checks)
 
 
-def _date_schema(window: DataWindow, today: dt.date) -> pa.DataFrameSchema:
-    """Checks on the parsed dates: plausible ranges, ages, order, the data window."""
-    def plausible_event(v):
-        return EARLIEST_EVENT <= v.date() <= today
-
+def _date_schema(today: dt.date) -> pa.DataFrameSchema:
+    """Checks on the parsed dates: plausible ranges, ages, order. (Where the dates put the index
+    event against the data window is :func:`_check_follow_up`'s.)"""
     columns = {
         "date_of_birth": pa.Column(nullable=True, required=False, checks=[
             pa.Check(lambda v: v.date() <= today, element_wise=True, name="dob_future"),
@@ -1233,8 +1263,6 @@ def _date_schema(window: DataWindow, today: dt.date) -> pa.DataFrameSchema:
         columns[name] = pa.Column(nullable=True, required=False, checks=[
             pa.Check(lambda v: v.date() <= today, element_wise=True, name="event_future"),
             pa.Check(lambda v: v.date() >= EARLIEST_EVENT, element_wise=True, name="event_early"),
-            pa.Check(lambda v: not plausible_event(v) or window.contains(v.date()),
-                     element_wise=True, name="window"),
         ])
 
     def age_ok(df: pd.DataFrame, reference: str) -> pd.Series:
@@ -1257,7 +1285,7 @@ def _date_schema(window: DataWindow, today: dt.date) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, checks=frame_checks)
 
 
-def _messages(window: DataWindow) -> dict[str, tuple[str, str | None, str]]:
+def _messages() -> dict[str, tuple[str, str | None, str]]:
     """check name -> (severity, column override or None to keep pandera's, message)."""
     events = ", ".join(EVENT_DATE_COLUMNS)
     messages = {
@@ -1275,9 +1303,6 @@ def _messages(window: DataWindow) -> dict[str, tuple[str, str | None, str]]:
         "end_future": (WARNING, None, "date is in the future"),
         "event_future": (ERROR, None, "date is in the future"),
         "event_early": (ERROR, None, f"date is before {EARLIEST_EVENT.year}"),
-        "window": (WARNING, None,
-                   f"outside the data window ({window.start.isoformat()} to "
-                   f"{window.end.isoformat()}); this person cannot be followed up"),
         "end_before_start": (ERROR, "intervention_end", "intervention_end is before "
                              "intervention_start"),
     }
@@ -1413,15 +1438,157 @@ def _check_duplicates(cells: pd.DataFrame, parsed: pd.DataFrame, has_name_column
     return len(first_person)
 
 
+# --------------------------------------------------------------------------------------------
+# Where the dates put the index event: the data window and the one-year follow-up
+
+
+LOOKAHEAD_DAYS = 90
+"""Community setting: an order starting up to this many days after intervention_start can be the
+index event (the default of :data:`jdl.index_events.DEFAULT_LOOKAHEAD_DAYS`, repeated here so that
+validating does not load the national-data modules; a test keeps the two equal)."""
+
+CUSTODY_NEAR_END_DAYS = 182
+"""Custody setting: a deciding date (intervention_start or conviction_date) fewer than this many
+days (six months) before the data window ends draws the warning that the one-year follow-up may
+not be possible. The index event is the release that follows, and validating cannot see it. Six
+months because a service in prison typically begins months before release (a 12-month sentence
+is released at the half-way point, six months in, and services are seldom started in the last
+weeks), so a start less than six months before the window ends leaves the release a real chance,
+for many services an even one, of coming after it. A shorter span (90 days) would miss most such
+rows; a longer one (a year) would flag many people on short sentences who will be followed up.
+It only words a warning: the analysis uses the release the national data holds."""
+
+SETTINGS = ("custody", "community")
+
+_CANNOT, _MAY_NOT = "cannot", "may not"
+
+
+def _follow_up_rules(window: DataWindow) -> dict[str, tuple[str, str]]:
+    """rule -> (certainty, message) for :func:`_check_follow_up`; each message names the window
+    and says what to do, and holds nothing from the file."""
+    ws, we = window.start.isoformat(), window.end.isoformat()
+    span = f"the data window ({ws} to {we})"
+    date = "check the date; if it is right, leave the row as it is"
+    both = "check the date and the setting; if both are right, leave the row as it is"
+    outside = "(the person will be counted as outside the data window)"
+    reach = f"the data can follow up index events from {ws} up to {we}"
+    unlikely = "the one-year follow-up may not be possible: "
+    return {
+        "index_outside": (_CANNOT, f"outside {span}: an index event on this date cannot be "
+                                   f"followed up; {date} {outside}"),
+        "conviction_after": (_CANNOT, f"after {span}: the release or court order that follows "
+                                      f"this conviction cannot be followed up; {date} {outside}"),
+        "custody_start_after": (_CANNOT, f"after {span}: a release on or after this date cannot "
+                                         f"be followed up; {both} {outside}"),
+        "community_start_early": (_CANNOT, f"more than {LOOKAHEAD_DAYS} days before {span}: a "
+                                           "court order running on this date, or starting within "
+                                           f"{LOOKAHEAD_DAYS} days after it, cannot be followed "
+                                           f"up; {both} {outside}"),
+        "before": (_MAY_NOT, f"before {span}: this person can be followed up only if the release "
+                             f"or court order that starts the follow-up comes on or after {ws}; "
+                             f"{date}"),
+        "start_after": (_MAY_NOT, f"after {span}: this person can be followed up only if a court "
+                                  f"order begun by {we} was still running on this date; {date}"),
+        "custody_near_end": (_MAY_NOT, f"{unlikely}this date is less than "
+                                       f"{CUSTODY_NEAR_END_DAYS} days before the end of the data "
+                                       "window, so the release from custody that follows is "
+                                       f"likely to come after it; {reach}; {both}"),
+        "community_near_end": (_MAY_NOT, f"{unlikely}this date is less than {LOOKAHEAD_DAYS} days "
+                                         "before the end of the data window, so unless a court "
+                                         "order was already running on it, the order that starts "
+                                         "the follow-up may start after the window; "
+                                         f"{reach}; {both}"),
+        "custody_end_after": (_MAY_NOT, f"{unlikely}the service ended after the end of the data "
+                                        "window, and a release from custody usually comes after "
+                                        f"a service in prison ends; {reach}; {both}"),
+    }
+
+
+def follow_up_count_message(certainty: str, n: int, n_rows: int, window: DataWindow) -> str:
+    """The sheet-level warning counting the rows of one certainty ("cannot" or "may not"); the
+    two begin alike so that, sorted by message, the "cannot" count comes first."""
+    span = f"{window.start.isoformat()} to {window.end.isoformat()}"
+    if certainty == _CANNOT:
+        return (f"rows that cannot be followed up: {n:,} of {n_rows:,} (their dates put the index "
+                f"event outside the data window, {span}); each is listed below")
+    return (f"rows that may not have a one-year follow-up: {n:,} of {n_rows:,} (their dates may "
+            f"put the index event outside the data window, {span}); each is listed below")
+
+
+def _check_follow_up(parsed: pd.DataFrame, window: DataWindow, setting: str | None,
+                     today: dt.date, problems: _Problems) -> None:
+    """Warn, row by row, where the dates put the index event outside the data window or make a
+    one-year follow-up unlikely (see the module docstring), then count the rows.
+
+    ``parsed`` is indexed by the submitter's row numbers; ``setting`` is the request's setting,
+    which a row's own ``setting`` overrides. At most one such warning per row; never an error.
+    """
+    if parsed.empty:
+        return
+    rules = _follow_up_rules(window)
+    first, last = pd.Timestamp(window.start), pd.Timestamp(window.end)
+    earliest, latest = pd.Timestamp(EARLIEST_EVENT), pd.Timestamp(today)
+    row_setting = parsed["setting"].where(parsed["setting"].isin(SETTINGS), setting)
+    custody, community = row_setting.eq("custody"), row_setting.eq("community")
+    # the deciding date: the first filled in of index_date, conviction_date, intervention_start
+    index_date, conviction, start = (parsed[c] for c in ("index_date", "conviction_date",
+                                                          "intervention_start"))
+    by_index = index_date.notna()
+    by_conviction = ~by_index & conviction.notna()
+    by_start = ~by_index & ~by_conviction & start.notna()
+    deciding = index_date.where(by_index, conviction.where(by_conviction, start))
+    plausible = deciding.between(earliest, latest)   # else an error is already reported
+    after, before = plausible & (deciding > last), plausible & (deciding < first)
+    inside = plausible & ~after & ~before
+    near_custody_end = deciding > last - pd.Timedelta(days=CUSTODY_NEAR_END_DAYS)
+    end = parsed["intervention_end"]
+    end_after = end.between(earliest, latest) & (end > last)
+    lookahead = pd.Timedelta(days=LOOKAHEAD_DAYS)
+    # (rule, rows, column): the first rule a row meets is the one it gets
+    checks = [
+        ("index_outside", by_index & (after | before), "index_date"),
+        ("conviction_after", by_conviction & after, "conviction_date"),
+        ("before", by_conviction & before, "conviction_date"),
+        ("custody_near_end", by_conviction & inside & custody & near_custody_end,
+         "conviction_date"),
+        ("custody_start_after", by_start & after & custody, "intervention_start"),
+        ("start_after", by_start & after, "intervention_start"),
+        ("community_start_early", by_start & before & community & (start < first - lookahead),
+         "intervention_start"),
+        ("before", by_start & before, "intervention_start"),
+        ("custody_near_end", by_start & inside & custody & near_custody_end,
+         "intervention_start"),
+        ("community_near_end", by_start & inside & community & (start > last - lookahead),
+         "intervention_start"),
+        ("custody_end_after", by_start & inside & custody & end_after, "intervention_end"),
+    ]
+    done = pd.Series(False, index=parsed.index)
+    counts = {_CANNOT: 0, _MAY_NOT: 0}
+    for rule, rows, column in checks:
+        rows = rows & ~done
+        done |= rows
+        certainty, message = rules[rule]
+        counts[certainty] += int(rows.sum())
+        for row in parsed.index[rows]:
+            problems.warning(PARTICIPANTS_SHEET, int(row), column, message)
+    for certainty, n in counts.items():
+        if n:
+            problems.warning(PARTICIPANTS_SHEET, None, None,
+                             follow_up_count_message(certainty, n, len(parsed), window))
+
+
 NO_HEADER_ROW = ("no header row: the first row should hold the template's column names ("
                  + ", ".join(COLUMN_NAMES[:5]) + ", ...) but none of its cells is one; it seems "
                  "to hold data")
 UNKNOWN_COLUMN = "the header is not a template column name; the column is ignored"
 
 
-def _check_participants(table: _Table, window: DataWindow, problems: _Problems
+def _check_participants(table: _Table, window: DataWindow, problems: _Problems,
+                        setting: str | None = None
                         ) -> tuple[pd.DataFrame | None, int, int, dict[str, str]]:
     """Check the Participants table; returns (parsed rows, n rows, n distinct, column letters).
+
+    ``setting`` is the request's setting (None when not known), for the follow-up warnings.
 
     Headers are only ever compared with the template's column names: a header that is not one
     is named by its column letter, and a first row holding none is a missing header row.
@@ -1486,11 +1653,12 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
     every_value = pd.DataFrame([row for _n, row in rows], index=index, dtype=object)
 
     today = dt.date.today()
-    messages = _messages(window)
+    messages = _messages()
     known = cells[[c for c in COLUMN_NAMES if c in present]]
     _run_schema(_cell_schema(present), known, problems, messages)
     parsed = _parse_rows(known)
-    _run_schema(_date_schema(window, today), parsed, problems, messages)
+    _run_schema(_date_schema(today), parsed, problems, messages)
+    _check_follow_up(parsed, window, setting, today, problems)
     has_name_columns = {"surname", "forename", "date_of_birth"} <= present
     n_distinct = _check_duplicates(every_value, parsed, has_name_columns, problems)
     if has_name_columns and n_distinct < MIN_DISTINCT_PEOPLE:
@@ -1506,12 +1674,16 @@ def _check_participants(table: _Table, window: DataWindow, problems: _Problems
 
 
 def validate_upload(path: str | os.PathLike, window: DataWindow | None = None, *,
-                    limits: UploadLimits | None = None) -> ValidationResult:
+                    limits: UploadLimits | None = None,
+                    setting: str | None = None) -> ValidationResult:
     """Check a filled Data Upload Template (.xlsx, or .csv holding the Participants columns).
 
     ``window`` is the data window event dates are checked against (default ``DataWindow()``);
     ``limits`` the resource limits (default ``UploadLimits()``: see the module docstring): a
     file over one is refused, with a message giving the limit, before it is read in full.
+    ``setting`` is the request's setting, "custody" or "community" (a row's own ``setting``
+    overrides it); when None, the Intervention sheet's setting answer is used if it is one of
+    the two. It only decides which follow-up warnings a row can get (see the module docstring).
     Returns a :class:`ValidationResult`; never raises for a bad file. Its ``participants``
     frame has one row per non-empty submitted row (index 0..n-1): a ``row`` column (the
     submitter's row number), then every template column (missing columns all empty) with date
@@ -1519,6 +1691,8 @@ def validate_upload(path: str | os.PathLike, window: DataWindow | None = None, *
     prison_number normalised (None when invalid), choices lower-cased ("completed" as
     "yes"/"no"; None when not allowed) and text stripped (None when empty).
     """
+    if setting not in (None, *SETTINGS):
+        raise ValueError(f"setting must be one of {', '.join(SETTINGS)} or None")
     path = Path(path)
     window = window or DataWindow()
     limits = limits or UploadLimits()
@@ -1532,8 +1706,10 @@ def validate_upload(path: str | os.PathLike, window: DataWindow | None = None, *
             kind = problems.kind
             if table is not None:
                 intervention = table.intervention or {}
+                request_setting = setting or _choice_value("setting",
+                                                           intervention.get("setting"))
                 participants, n_rows, n_distinct, letters = _check_participants(
-                    table, window, problems)
+                    table, window, problems, request_setting)
     except Exception as exc:  # noqa: BLE001 - never raise, never show details from the file
         problems.error(FILE_SHEET, None, None,
                        f"the file could not be checked ({type(exc).__name__}); please send it "

@@ -30,8 +30,13 @@ from fake_uploads import INTERVENTION, people
 TODAY = dt.date.today()
 NEXT_YEAR = TODAY.year + 1
 NOT_A_DATE = "not a date: use DD/MM/YYYY (day first) or an Excel date"
-WINDOW_WARNING = ("outside the data window (2002-01-01 to 2012-12-30); this person cannot be "
-                  "followed up")
+# a custody intervention_start after the default data window (2002-01-01 to 2012-12-30)
+WINDOW_WARNING = ("after the data window (2002-01-01 to 2012-12-30): a release on or after this "
+                  "date cannot be followed up; check the date and the setting; if both are "
+                  "right, leave the row as it is (the person will be counted as outside the data "
+                  "window)")
+WINDOW_COUNT = ("rows that cannot be followed up: 1 of 70 (their dates put the index event "
+                "outside the data window, 2002-01-01 to 2012-12-30); each is listed below")
 ROW_OF = lambda k: k + 2  # noqa: E731 - frame position -> Excel row
 
 
@@ -342,6 +347,7 @@ EXPECTED: dict[str, tuple[bool, list[Problem]]] = {
     "window": (False, [
         P("Participants", ROW_OF(1), "intervention_start", "date is before 1990"),
         P("Participants", ROW_OF(2), "intervention_start", "date is in the future"),
+        W("Participants", None, None, WINDOW_COUNT),
         W("Participants", ROW_OF(2), "intervention_end", "date is in the future"),
         W("Participants", ROW_OF(10), "intervention_start", WINDOW_WARNING)]),
     "choice_aliases": (True, []),
@@ -378,7 +384,7 @@ def test_valid_upload_counts_and_summary(results):
 def test_summaries(results):
     assert results["bad_pnc"].summary() == "bad_pnc.xlsx: OK - 70 rows, 70 distinct people, 2 warnings"
     assert results["dob_future"].summary() == "dob_future.xlsx: NOT VALID - 4 errors, 0 warnings"
-    assert results["window"].summary() == "window.xlsx: NOT VALID - 2 errors, 2 warnings"
+    assert results["window"].summary() == "window.xlsx: NOT VALID - 2 errors, 3 warnings"
     assert results["missing"].summary() == "missing.xlsx: NOT VALID - 1 error, 0 warnings"
     assert results["exact_duplicate"].summary() == (
         "exact_duplicate.xlsx: OK - 71 rows, 70 distinct people, 1 warning")
@@ -390,6 +396,7 @@ def test_problem_lines_name_sheet_row_and_column_letter(uploads, results):
     assert results["window"].problem_lines() == [
         "error: sheet Participants, row 3, column intervention_start (H): date is before 1990",
         "error: sheet Participants, row 4, column intervention_start (H): date is in the future",
+        "warning: sheet Participants: " + WINDOW_COUNT,
         "warning: sheet Participants, row 4, column intervention_end (I): date is in the future",
         "warning: sheet Participants, row 12, column intervention_start (H): " + WINDOW_WARNING,
     ]
@@ -460,13 +467,34 @@ def test_invalid_identifiers_become_none(results):
 
 
 def test_custom_window_is_used(uploads):
+    """A later window start (2008-06-01): the rows starting before it are warned about, each by
+    its setting (the upload's rows alternate custody, community)."""
     window = DataWindow(start=dt.date(2008, 6, 1), extract_date=dt.date(2014, 6, 30))
     result = validate_upload(uploads["valid"], window=window)
-    starts = people()["intervention_start"]
-    early = [ROW_OF(k) for k, d in enumerate(starts) if d.date() < dt.date(2008, 6, 1)]
-    assert [p.row for p in result.problems] == early
-    assert {p.message for p in result.problems} == {
-        "outside the data window (2008-06-01 to 2012-12-30); this person cannot be followed up"}
+    frame = people()
+    early = [k for k, d in enumerate(frame["intervention_start"]) if d.date() < dt.date(2008, 6, 1)]
+    assert len(early) == 30
+    cannot = ("more than 90 days before the data window (2008-06-01 to 2012-12-30): a court "
+              "order running on this date, or starting within 90 days after it, cannot be "
+              "followed up; check the date and the setting; if both are right, leave the row as "
+              "it is (the person will be counted as outside the data window)")
+    may_not = ("before the data window (2008-06-01 to 2012-12-30): this person can be followed "
+               "up only if the release or court order that starts the follow-up comes on or "
+               "after 2008-06-01; check the date; if it is right, leave the row as it is")
+    # community and more than 90 days early (before 2008-03-03): cannot; the rest: may not
+    expected = {ROW_OF(k): cannot if frame.loc[k, "setting"] == "community"
+                and frame.loc[k, "intervention_start"].date() < dt.date(2008, 3, 3) else may_not
+                for k in early}
+    assert sum(m == cannot for m in expected.values()) == 6
+    assert result.problems == [
+        W("Participants", None, None, "rows that cannot be followed up: 6 of 70 (their dates "
+          "put the index event outside the data window, 2008-06-01 to 2012-12-30); each is "
+          "listed below"),
+        W("Participants", None, None, "rows that may not have a one-year follow-up: 24 of 70 "
+          "(their dates may put the index event outside the data window, 2008-06-01 to "
+          "2012-12-30); each is listed below"),
+    ] + [W("Participants", row, "intervention_start", message)
+         for row, message in expected.items()]
     assert result.ok
 
 
@@ -547,9 +575,10 @@ def test_cli_broken_file(uploads):
     outcome = runner.invoke(main, ["validate", str(uploads["window"])])
     assert outcome.exit_code == 1
     lines = outcome.output.splitlines()
-    assert lines[-1] == "window.xlsx: NOT VALID - 2 errors, 2 warnings"
-    assert len(lines) == 5
-    for line in lines[:-1]:
+    assert lines[-1] == "window.xlsx: NOT VALID - 2 errors, 3 warnings"
+    assert len(lines) == 6
+    assert lines[2] == "warning: sheet Participants: " + WINDOW_COUNT
+    for line in lines[:2] + lines[3:-1]:
         assert line.startswith(("error: sheet Participants, row ", "warning: sheet Participants, row "))
         assert ", column intervention_" in line
 
@@ -667,3 +696,345 @@ def test_pnc_letter_fixture_is_really_wrong():
     for k in range(70):
         pnc = _bad_pnc(k)
         assert pnc_check_letter(int(pnc[:4]), int(pnc[5:12])) != pnc[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# The data window and the one-year follow-up (issue 12 item 4): where each row's dates put its
+# index event, against the default window 2002-01-01 to 2012-12-30.
+
+_OUTSIDE = "(the person will be counted as outside the data window)"
+FOLLOW_UP = {
+    "index_outside": (
+        "outside the data window (2002-01-01 to 2012-12-30): an index event on this date cannot "
+        "be followed up; check the date; if it is right, leave the row as it is " + _OUTSIDE),
+    "conviction_after": (
+        "after the data window (2002-01-01 to 2012-12-30): the release or court order that "
+        "follows this conviction cannot be followed up; check the date; if it is right, leave "
+        "the row as it is " + _OUTSIDE),
+    "custody_start_after": WINDOW_WARNING,
+    "community_start_early": (
+        "more than 90 days before the data window (2002-01-01 to 2012-12-30): a court order "
+        "running on this date, or starting within 90 days after it, cannot be followed up; "
+        "check the date and the setting; if both are right, leave the row as it is " + _OUTSIDE),
+    "before": (
+        "before the data window (2002-01-01 to 2012-12-30): this person can be followed up only "
+        "if the release or court order that starts the follow-up comes on or after 2002-01-01; "
+        "check the date; if it is right, leave the row as it is"),
+    "start_after": (
+        "after the data window (2002-01-01 to 2012-12-30): this person can be followed up only "
+        "if a court order begun by 2012-12-30 was still running on this date; check the date; "
+        "if it is right, leave the row as it is"),
+    "custody_near_end": (
+        "the one-year follow-up may not be possible: this date is less than 182 days before the "
+        "end of the data window, so the release from custody that follows is likely to come "
+        "after it; the data can follow up index events from 2002-01-01 up to 2012-12-30; check "
+        "the date and the setting; if both are right, leave the row as it is"),
+    "community_near_end": (
+        "the one-year follow-up may not be possible: this date is less than 90 days before the "
+        "end of the data window, so unless a court order was already running on it, the order "
+        "that starts the follow-up may start after the window; the data can follow up index "
+        "events from 2002-01-01 up to 2012-12-30; check the date and the setting; if both are "
+        "right, leave the row as it is"),
+    "custody_end_after": (
+        "the one-year follow-up may not be possible: the service ended after the end of the data "
+        "window, and a release from custody usually comes after a service in prison ends; the "
+        "data can follow up index events from 2002-01-01 up to 2012-12-30; check the date and "
+        "the setting; if both are right, leave the row as it is"),
+}
+CANNOT_RULES = {"index_outside", "conviction_after", "custody_start_after",
+                "community_start_early"}
+D = dt.datetime
+FUTURE_END = D(NEXT_YEAR, 1, 1)
+
+# id: (row setting, intervention_start, intervention_end, index_date, conviction_date,
+#      expected (column, rule) or None). Window end 2012-12-30: minus 182 days is 2012-07-01,
+# minus 90 days 2012-10-01; window start 2002-01-01 minus 90 days is 2001-10-03.
+FOLLOW_UP_CASES = {
+    # custody, intervention_start deciding
+    "custody start mid-window": ("custody", D(2010, 6, 15), None, None, None, None),
+    "custody start end-182": ("custody", D(2012, 7, 1), None, None, None, None),
+    "custody start end-181": ("custody", D(2012, 7, 2), None, None, None,
+                              ("intervention_start", "custody_near_end")),
+    "custody start at end": ("custody", D(2012, 12, 30), None, None, None,
+                             ("intervention_start", "custody_near_end")),
+    "custody start end+1": ("custody", D(2012, 12, 31), None, None, None,
+                            ("intervention_start", "custody_start_after")),
+    "custody start start-1": ("custody", D(2001, 12, 31), None, None, None,
+                              ("intervention_start", "before")),
+    "custody start at start": ("custody", D(2002, 1, 1), None, None, None, None),
+    "custody start years before": ("custody", D(1995, 3, 1), None, None, None,
+                                   ("intervention_start", "before")),
+    # custody, intervention_end
+    "custody end at end": ("custody", D(2010, 6, 15), D(2012, 12, 30), None, None, None),
+    "custody end end+1": ("custody", D(2010, 6, 15), D(2012, 12, 31), None, None,
+                          ("intervention_end", "custody_end_after")),
+    "custody start end-182, end end+1": ("custody", D(2012, 7, 1), D(2012, 12, 31), None, None,
+                                         ("intervention_end", "custody_end_after")),
+    "custody start end-181, end end+1": ("custody", D(2012, 7, 2), D(2013, 1, 31), None, None,
+                                         ("intervention_start", "custody_near_end")),
+    "custody start and end after": ("custody", D(2013, 1, 2), D(2013, 2, 1), None, None,
+                                    ("intervention_start", "custody_start_after")),
+    "custody end in the future": ("custody", D(2010, 6, 15), FUTURE_END, None, None,
+                                  ("intervention_end", "future")),
+    # community, intervention_start deciding (intervention_end never matters)
+    "community start mid, end after": ("community", D(2010, 6, 15), D(2013, 6, 1), None, None,
+                                       None),
+    "community start end-90": ("community", D(2012, 10, 1), None, None, None, None),
+    "community start end-89": ("community", D(2012, 10, 2), None, None, None,
+                               ("intervention_start", "community_near_end")),
+    "community start at end": ("community", D(2012, 12, 30), D(2013, 3, 1), None, None,
+                               ("intervention_start", "community_near_end")),
+    "community start end+1": ("community", D(2012, 12, 31), None, None, None,
+                              ("intervention_start", "start_after")),
+    "community start start-91": ("community", D(2001, 10, 2), None, None, None,
+                                 ("intervention_start", "community_start_early")),
+    "community start start-90": ("community", D(2001, 10, 3), None, None, None,
+                                 ("intervention_start", "before")),
+    "community start start-1": ("community", D(2001, 12, 31), None, None, None,
+                                ("intervention_start", "before")),
+    "community start at start": ("community", D(2002, 1, 1), None, None, None, None),
+    # setting unknown (no row setting, the Intervention sheet says "both")
+    "unknown start at end": (None, D(2012, 12, 30), None, None, None, None),
+    "unknown start end+1": (None, D(2012, 12, 31), None, None, None,
+                            ("intervention_start", "start_after")),
+    "unknown start start-91": (None, D(2001, 10, 2), None, None, None,
+                               ("intervention_start", "before")),
+    "unknown end after": (None, D(2010, 6, 15), D(2013, 1, 1), None, None, None),
+    # index_date deciding
+    "index at end, custody start end+1": ("custody", D(2012, 12, 31), None, D(2012, 12, 30),
+                                          None, None),
+    "index end+1": ("community", D(2010, 6, 15), None, D(2012, 12, 31), None,
+                    ("index_date", "index_outside")),
+    "index start-1": (None, None, None, D(2001, 12, 31), None, ("index_date", "index_outside")),
+    "index at start": ("custody", None, None, D(2002, 1, 1), None, None),
+    "index near end, custody": ("custody", None, None, D(2012, 12, 1), None, None),
+    # conviction_date deciding
+    "conviction end+1": ("custody", None, None, None, D(2012, 12, 31),
+                         ("conviction_date", "conviction_after")),
+    "conviction start-1": ("community", None, None, None, D(2001, 12, 31),
+                           ("conviction_date", "before")),
+    "conviction custody end-181": ("custody", None, None, None, D(2012, 7, 2),
+                                   ("conviction_date", "custody_near_end")),
+    "conviction custody end-182": ("custody", None, None, None, D(2012, 7, 1), None),
+    "conviction community at end": ("community", None, None, None, D(2012, 12, 30), None),
+    "conviction custody, end after": ("custody", None, D(2013, 1, 1), None, D(2010, 6, 1), None),
+}
+FOLLOW_UP_ROWS = {name: ROW_OF(k) for k, name in enumerate(FOLLOW_UP_CASES)}
+BOTH_SETTINGS = {**INTERVENTION, "setting": "custody, community, or both"}
+
+
+def _follow_up_frame() -> pd.DataFrame:
+    frame = people()
+    frame["index_date"] = None
+    frame["conviction_date"] = None
+    for k, case in enumerate(FOLLOW_UP_CASES.values()):
+        for column, value in zip(("setting", "intervention_start", "intervention_end",
+                                  "index_date", "conviction_date"), case[:5]):
+            frame.loc[k, column] = value
+    return frame.astype(object)
+
+
+def _expected_follow_up() -> list[Problem]:
+    rows, counts = [], {"cannot": 0, "may not": 0}
+    for name, case in FOLLOW_UP_CASES.items():
+        if case[5] is None:
+            continue
+        column, rule = case[5]
+        if rule == "future":
+            rows.append(W("Participants", FOLLOW_UP_ROWS[name], column, "date is in the future"))
+            continue
+        counts["cannot" if rule in CANNOT_RULES else "may not"] += 1
+        rows.append(W("Participants", FOLLOW_UP_ROWS[name], column, FOLLOW_UP[rule]))
+    assert counts == {"cannot": 6, "may not": 16}
+    return [
+        W("Participants", None, None, "rows that cannot be followed up: 6 of 70 (their dates put "
+          "the index event outside the data window, 2002-01-01 to 2012-12-30); each is listed "
+          "below"),
+        W("Participants", None, None, "rows that may not have a one-year follow-up: 16 of 70 "
+          "(their dates may put the index event outside the data window, 2002-01-01 to "
+          "2012-12-30); each is listed below"),
+    ] + rows
+
+
+@pytest.fixture(scope="module")
+def follow_up_upload(tmp_path_factory) -> Path:
+    return _write(tmp_path_factory.mktemp("follow_up") / "follow_up.xlsx", _follow_up_frame(),
+                  BOTH_SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def follow_up_result(follow_up_upload) -> ValidationResult:
+    return validate_upload(follow_up_upload)
+
+
+def test_follow_up_warnings_exactly(follow_up_result):
+    assert follow_up_result.problems == _expected_follow_up()
+    # warnings only: the upload is valid and nothing blocks the request
+    assert follow_up_result.ok and follow_up_result.blocking_errors == []
+    assert follow_up_result.summary() == (
+        "follow_up.xlsx: OK - 70 rows, 70 distinct people, 25 warnings")
+
+
+@pytest.mark.parametrize("name", list(FOLLOW_UP_CASES))
+def test_follow_up_case(follow_up_result, name):
+    row = FOLLOW_UP_ROWS[name]
+    got = [(p.column, p.message) for p in follow_up_result.problems if p.row == row]
+    expected = FOLLOW_UP_CASES[name][5]
+    if expected is None:
+        assert got == []
+    elif expected[1] == "future":
+        assert got == [(expected[0], "date is in the future")]
+    else:
+        assert got == [(expected[0], FOLLOW_UP[expected[1]])]
+
+
+def test_follow_up_problem_lines(follow_up_result):
+    lines = follow_up_result.problem_lines()
+    assert lines[:2] == [
+        "warning: sheet Participants: rows that cannot be followed up: 6 of 70 (their dates put "
+        "the index event outside the data window, 2002-01-01 to 2012-12-30); each is listed "
+        "below",
+        "warning: sheet Participants: rows that may not have a one-year follow-up: 16 of 70 "
+        "(their dates may put the index event outside the data window, 2002-01-01 to "
+        "2012-12-30); each is listed below"]
+    by_row = {int(line.split(", row ")[1].split(",")[0]): line for line in lines[2:]}
+    assert by_row[FOLLOW_UP_ROWS["custody start end-181"]] == (
+        "warning: sheet Participants, row 4, column intervention_start (H): "
+        + FOLLOW_UP["custody_near_end"])
+    assert by_row[FOLLOW_UP_ROWS["custody end end+1"]] == (
+        "warning: sheet Participants, row 11, column intervention_end (I): "
+        + FOLLOW_UP["custody_end_after"])
+    assert by_row[FOLLOW_UP_ROWS["index end+1"]] == (
+        "warning: sheet Participants, row 30, column index_date (J): " + FOLLOW_UP["index_outside"])
+    assert by_row[FOLLOW_UP_ROWS["conviction end+1"]] == (
+        "warning: sheet Participants, row 34, column conviction_date (K): "
+        + FOLLOW_UP["conviction_after"])
+
+
+def test_follow_up_messages_never_show_the_dates(follow_up_upload, follow_up_result):
+    """No message, line or CLI output holds a date of the upload in any common form. The
+    window's own bounds (2002-01-01, 2012-12-30) are left out of the search: every message names
+    the window, whatever the cell holds."""
+    bounds = {dt.date(2002, 1, 1), dt.date(2012, 12, 30)}
+    days = {value.date() for case in FOLLOW_UP_CASES.values() for value in case[1:5]
+            if value is not None} - bounds
+    forms = set()
+    for day in days:
+        forms.update({day.isoformat(), day.strftime("%d/%m/%Y"), day.strftime("%d-%m-%Y"),
+                      day.strftime("%d.%m.%Y"), day.strftime("%d/%m/%y"), day.strftime("%Y/%m/%d"),
+                      f"{day.day}/{day.month}/{day.year}", day.strftime("%d %b %Y"),
+                      day.strftime("%d %B %Y"), f"{day.day} {day.strftime('%b')} {day.year}",
+                      str((day - dt.date(1899, 12, 30)).days)})   # the Excel serial number
+    outcome = CliRunner().invoke(main, ["validate", str(follow_up_upload)])
+    texts = "\n".join([outcome.output, *follow_up_result.problem_lines(),
+                       *(p.message for p in follow_up_result.problems),
+                       repr(follow_up_result.problems)])
+    assert sorted(f for f in forms if f in texts) == []
+
+
+def test_cli_prints_follow_up_warnings_and_exits_0(follow_up_upload, follow_up_result):
+    outcome = CliRunner().invoke(main, ["validate", str(follow_up_upload)])
+    assert outcome.exit_code == 0
+    assert outcome.output.splitlines() == follow_up_result.problem_lines() + [
+        "follow_up.xlsx: OK - 70 rows, 70 distinct people, 25 warnings"]
+
+
+def test_cli_names_the_national_datas_window(tmp_path):
+    """--national: the window comes from the national data's manifest, and the messages say so."""
+    national = tmp_path / "national"
+    national.mkdir()
+    (national / "manifest.json").write_text(
+        '{"window_start": "2005-01-01", "extract_date": "2013-06-30"}')   # window end 2011-12-30
+    frame = people()
+    frame.loc[0, "intervention_start"], frame.loc[0, "intervention_end"] = D(2011, 12, 1), None
+    path = _write(tmp_path / "late.xlsx", frame)    # row 0 is custody
+    outcome = CliRunner().invoke(main, ["validate", str(path), "--national", str(national)])
+    assert outcome.exit_code == 0
+    assert outcome.output.splitlines() == [
+        "warning: sheet Participants: rows that may not have a one-year follow-up: 1 of 70 "
+        "(their dates may put the index event outside the data window, 2005-01-01 to "
+        "2011-12-30); each is listed below",
+        "warning: sheet Participants, row 2, column intervention_start (H): the one-year "
+        "follow-up may not be possible: this date is less than 182 days before the end of the "
+        "data window, so the release from custody that follows is likely to come after it; the "
+        "data can follow up index events from 2005-01-01 up to 2011-12-30; check the date and "
+        "the setting; if both are right, leave the row as it is",
+        "late.xlsx: OK - 70 rows, 70 distinct people, 2 warnings"]
+
+
+@pytest.fixture(scope="module")
+def setting_uploads(tmp_path_factory) -> dict[str, Path]:
+    """Rows 0-1 have no setting and start the day after the window; row 2 is community, row 3
+    custody, both starting the day after the window too."""
+    folder = tmp_path_factory.mktemp("settings")
+    frame = people()
+    frame.loc[[0, 1], "setting"] = None
+    frame.loc[2, "setting"], frame.loc[3, "setting"] = "community", "custody"
+    for k in range(4):
+        frame.loc[k, "intervention_start"], frame.loc[k, "intervention_end"] = D(2012, 12, 31), None
+    return {answer: _write(folder / f"setting{k}.xlsx", frame, {**INTERVENTION, "setting": answer})
+            for k, answer in enumerate(("custody", "Community", "custody, community, or both"))}
+
+
+@pytest.mark.parametrize("answer, argument, rows_0_1", [
+    ("custody", None, "custody_start_after"),            # the Intervention sheet's setting
+    ("Community", None, "start_after"),                 # (matched case-insensitively)
+    ("custody, community, or both", None, "start_after"),  # not one setting: unknown
+    ("custody, community, or both", "custody", "custody_start_after"),  # the request's setting
+    ("custody", "community", "start_after"),            # the request's beats the sheet's
+])
+def test_request_setting_fills_rows_without_one(setting_uploads, answer, argument, rows_0_1):
+    result = validate_upload(setting_uploads[answer], setting=argument)
+    rows = [(p.row, p.column, p.message) for p in result.problems if p.row is not None]
+    assert rows == [(2, "intervention_start", FOLLOW_UP[rows_0_1]),
+                    (3, "intervention_start", FOLLOW_UP[rows_0_1]),
+                    (4, "intervention_start", FOLLOW_UP["start_after"]),   # its own setting wins
+                    (5, "intervention_start", FOLLOW_UP["custody_start_after"])]
+    assert result.ok
+
+
+def test_setting_argument_is_checked(uploads):
+    with pytest.raises(ValueError, match="setting must be one of custody, community or None"):
+        validate_upload(uploads["valid"], setting="prison")
+
+
+def test_lookahead_is_the_index_events_default():
+    from jdl.index_events import DEFAULT_LOOKAHEAD_DAYS
+    from jdl.validate import LOOKAHEAD_DAYS
+
+    assert LOOKAHEAD_DAYS == DEFAULT_LOOKAHEAD_DAYS == 90
+
+
+def test_follow_up_on_a_csv_names_lines(tmp_path):
+    frame = people()
+    frame.loc[5, "intervention_start"], frame.loc[5, "intervention_end"] = D(2012, 11, 15), None
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False, date_format="%d/%m/%Y")
+    result = validate_upload(path)     # row 5 is community; a CSV has no Intervention sheet
+    assert result.problem_lines() == [
+        "warning: CSV: rows that may not have a one-year follow-up: 1 of 70 (their dates may put "
+        "the index event outside the data window, 2002-01-01 to 2012-12-30); each is listed "
+        "below",
+        "warning: CSV, line 7, column intervention_start (H): " + FOLLOW_UP["community_near_end"]]
+
+
+def test_cli_setting_option_reaches_the_follow_up_rules(tmp_path):
+    """`jdl validate --setting custody`: a row with no setting of its own, starting less than six
+    months before the window ends, draws the custody warning; with community it does not."""
+    from click.testing import CliRunner
+
+    from jdl.cli import main
+    from jdl.template import write_filled_template
+
+    from fake_uploads import INTERVENTION, people as fake_people
+
+    rows = fake_people(60).drop(columns=["setting"], errors="ignore")
+    rows["intervention_start"] = dt.datetime(2012, 8, 1)
+    rows["intervention_end"] = None
+    path = write_filled_template(tmp_path / "late.xlsx", rows, {**INTERVENTION, "setting": "both"})
+    custody = CliRunner().invoke(main, ["validate", str(path), "--setting", "custody"])
+    community = CliRunner().invoke(main, ["validate", str(path), "--setting", "community"])
+    assert custody.exit_code == 0 and community.exit_code == 0, custody.output
+    assert "rows that may not have a one-year follow-up: 60 of 60" in custody.output
+    assert "release from custody that follows is likely to come after it" in custody.output
+    assert "one-year follow-up" not in community.output
