@@ -125,15 +125,17 @@ class MeasureComparison:
 
 
 def _gate(measure, treated_values: np.ndarray, n_reoffenders: int) -> str | None:
+    """Why a measure is not reported, or None. The reason states the rule, never a count: a count
+    of people with an outcome (3 whose first re-offence was indictable-only) is not published."""
     if measure.population == "reoffenders" and n_reoffenders < REOFFENDER_GATE:
-        return (f"not reported: too few people (the treatment group has {n_reoffenders} re-offenders; "
-                f"at least {REOFFENDER_GATE} are needed)")
+        return (f"not reported: too few people (the treatment group has fewer than {REOFFENDER_GATE} "
+                "re-offenders)")
     if measure.kind == "rate":
         having = int((treated_values == 1).sum())
         lacking = int((treated_values == 0).sum())
         if having < RATE_GATE or lacking < RATE_GATE:
-            return (f"not reported: too few people (in the treatment group {having} have the outcome and "
-                    f"{lacking} do not; at least {RATE_GATE} of each are needed)")
+            return (f"not reported: too few people (fewer than {RATE_GATE} in the treatment group have the "
+                    f"outcome, or fewer than {RATE_GATE} do not)")
     return None
 
 

@@ -240,8 +240,8 @@ def test_measure_table():
         MeasureComparison(FREQUENCY, comparison(-0.004, -0.2, 0.19, p=0.965, treated=1.0), True, None),
         MeasureComparison(DAYS, comparison(12.5, -0.3, 25.5, p=1.0, treated=143.5), True, None),
         MeasureComparison(BY_COLUMN["first_indictable_only"], None, False,
-                          "not reported: too few people (the treatment group has 12 re-offenders; "
-                          "at least 30 are needed)"),
+                          "not reported: too few people (the treatment group has fewer than 30 "
+                          "re-offenders)"),
     ]
     table = words.measure_table(results)
     assert list(table.columns) == ["Measure", "Treatment group", "Comparison group", "Difference", "95% interval",
@@ -256,7 +256,7 @@ def test_measure_table():
         ["Days to first proven re-offence (re-offenders)", "144", "131", "13", "0 to 26", "1.00", "No", "312",
          "2,141", ""],
         ["First re-offence indictable-only (re-offenders)", gated, *[""] * 7,
-         "not reported: too few people (the treatment group has 12 re-offenders; at least 30 are needed)"],
+         "not reported: too few people (the treatment group has fewer than 30 re-offenders)"],
     ], columns=table.columns)
     pd.testing.assert_frame_equal(table, expected)
 
