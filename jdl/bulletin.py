@@ -160,6 +160,10 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
         raise ValueError(f"{report}: published, but the scrap(s) {', '.join(missing)} are missing")
     if scraps["verdict"] not in words.VERDICTS:
         raise ValueError(f"{report}: published with an unknown verdict {scraps['verdict']!r}")
+    # one disclosure view: the bulletin prints only counts the report itself printed outright
+    totals = (scraps.get("published_counts") or {}).get("totals", {})
+    if "analysed" in totals and totals["analysed"] != scraps["n_treated"]:
+        raise ValueError(f"{report}: the treatment group size differs from the one the report published")
     row.update({name: scraps[name] for name in PUBLISHED_SCRAPS})
     row.update({name: scraps.get(name) for name in OPTIONAL_NUMBER_COLUMNS})
     return row

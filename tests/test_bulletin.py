@@ -716,3 +716,19 @@ def test_cli_summary(tmp_path, monkeypatch):
     assert received == [("2014-03", tmp_path / "params", tmp_path / "out", False)]
     assert str(tmp_path / "out" / "2014-03" / "summary.ipynb") in result.output
     assert "summary.html" not in result.output
+
+
+def test_the_bulletin_prints_only_the_size_its_report_published(tmp_path):
+    """One disclosure view: a report whose published treatment-group size differs from its scrap
+    n_treated is refused, so the bulletin never prints a count the report did not."""
+    params = tmp_path / "params" / "2014-04"
+    params.mkdir(parents=True)
+    (params / "a.yaml").write_text(yaml.safe_dump({
+        "id": "a", "organisation": "Org a", "programme": "Pa", "programme_type": "mentoring",
+        "date_received": "2014-04-01", "upload": "data/uploads/u.csv"}))
+    scraps = published("Org a", "Pa", "inconclusive", 88, 1000, 0.30, 0.31, -0.05, 0.06, 0.6, 0.02)
+    scraps.update(request_id="a", programme_type="mentoring", date_received="2014-04-01")
+    scraps["published_counts"] = {"totals": {"submitted": 90, "analysed": 86}, "tables": {}}
+    fake_reports(tmp_path, {tmp_path / "outputs" / "2014-04" / "a" / "report.ipynb": scraps})
+    with pytest.raises(ValueError, match="treatment group size differs from the one the report published"):
+        collect(tmp_path / "params", tmp_path / "outputs", "2014-04")
