@@ -5,7 +5,40 @@ One entry point, :func:`match`, fits a logistic propensity model of treatment on
 returns a :class:`MatchResult` that carries its own diagnostics: weights, counts, the fitted model,
 who was matched to whom and the balance table (:mod:`jdl.balance`).
 
-Two methods:
+The propensity model (:func:`fit_propensity`)
+    Logistic regression of treatment on a constant and the covariates (categorical ones one-hot,
+    first level dropped). Constant design columns are dropped; so are aliased ones, as R's
+    ``glm`` does: taking the columns in order, one that is a linear combination of the earlier
+    columns kept (relative residual sum of squares below 1e-10, judged on the centred first
+    Hessian) is left out and listed in ``dropped_collinear``, so the earliest columns stay.
+
+    Estimator: maximum likelihood, the estimate of statsmodels' ``Logit.fit`` and R's ``glm``,
+    by damped Newton. Each step is H^{-1} g (g the exact float64 score; H = X'WX, centred so that
+    an uncentred index year does not make it ill-conditioned; float64 at first, then float32,
+    reused as a chord near the optimum) and is halved until the log-likelihood rises by at least
+    1e-4 of the rise the step predicts, the rise being computed unit by unit so that it is exact
+    even where the log-likelihood itself no longer changes in float64. A step that lowers (or
+    keeps) the log-likelihood is never taken: H is positive definite, so a short enough step
+    always rises unless the estimate is at the numerical optimum; then a fresh float64 Hessian is
+    tried. Converged when the full Newton step from a float64 Hessian would move no fitted log
+    odds by more than 1e-10 (or 1e-7 when no step can raise the log-likelihood any more).
+
+    Separation: when some units' fitted probabilities go to 0 or 1 while the log-likelihood keeps
+    rising (complete or quasi-complete separation, by a categorical level, a 0/1 column, a
+    numeric column or a combination), the maximum likelihood estimate does not exist and Firth's
+    penalised likelihood l(beta) + 0.5 log det X'WX is maximised instead (same line search, on
+    the penalised log-likelihood; for a 2 x 2 table it is the estimate with 0.5 added to each
+    cell). Separation is shown, never assumed: a level held only by treated or only by
+    comparison people, or Newton steps that move every unit towards its own label while the
+    moving units' probabilities approach 0 or 1, confirmed (and the separated units found) by
+    linear programming as in Konis (2007) and R's ``detectseparation`` when the design has at
+    most 2 million cells; the separated set is then completed until maximum likelihood on the
+    remaining units converges. ``estimator`` says which estimate was used and ``separated``
+    names the design columns whose maximum-likelihood coefficients run off to infinity (those
+    the non-separated units do not determine). Either way the statsmodels ``LogitResults`` is
+    built on the estimate with the inverse Fisher information as covariance.
+
+Two matching methods:
 
 ``"radius"`` (the default; methodology section 4)
     Radius matching with replacement on the logit of the propensity score, caliper 0.2 standard
@@ -49,6 +82,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.special import expit
 from statsmodels.base.model import LikelihoodModelResults
 from statsmodels.discrete.discrete_model import BinaryResultsWrapper, LogitResults
@@ -62,16 +96,16 @@ CONSTANT = "const"
 DISTANCE_LABELS = {"logit": "distance (logit of propensity score)",
                    "propensity": "distance (propensity score)"}
 
-_MAX_ITERATIONS = 50
-_TOLERANCE = 1e-10
-_CHORD_BELOW = 1e-3
-_COLLINEAR_EIGENVALUE = 1e-10
 
 
 class PropensityModelError(ValueError):
-    """The propensity model cannot be fitted as asked (separation, collinearity, no convergence).
+    """The propensity model cannot be fitted at all.
 
-    The message names the covariate columns involved and says what to change.
+    Separation (the maximum likelihood estimate does not exist) is not an error: it is fitted by
+    Firth's penalised likelihood; collinear columns are not either: they are dropped. What is
+    left is what truly cannot be fitted: Newton's method failing to converge where no
+    separation is found (say, covariate values so extreme that the log-likelihood cannot be
+    evaluated), or Firth's fit failing. The message says which.
     """
 
 
@@ -190,18 +224,30 @@ def model_design(data: pd.DataFrame, covariates) -> tuple[np.ndarray, list[str]]
 # --------------------------------------------------------------------------------------------
 # propensity model
 
+ESTIMATOR_ML = "maximum likelihood"
+ESTIMATOR_FIRTH = "Firth penalised likelihood"
+
 
 @dataclass(frozen=True, eq=False)
 class PropensityModel:
     """A fitted propensity model: the statsmodels result, the names of its design columns, the
     design columns dropped because they were constant, and per unit (data order) the linear
-    predictor (log odds) and the propensity score."""
+    predictor (log odds) and the propensity score.
+
+    ``estimator``: ``"maximum likelihood"``, or ``"Firth penalised likelihood"`` when the maximum
+    likelihood estimate does not exist (separation). ``separated``: the design columns whose
+    maximum-likelihood coefficients run off to infinity (empty unless Firth was used).
+    ``dropped_collinear``: design columns left out because they are linear combinations of
+    earlier columns (R's ``glm`` rule; their coefficients are not estimable)."""
 
     result: object
     columns: tuple[str, ...]
     dropped_constant: tuple[str, ...]
     linear_predictor: np.ndarray
     propensity: np.ndarray
+    estimator: str = ESTIMATOR_ML
+    separated: tuple[str, ...] = ()
+    dropped_collinear: tuple[str, ...] = ()
 
     def coefficients(self) -> pd.DataFrame:
         """The coefficients table: ``coef``, ``se``, ``z``, ``p`` per design column."""
@@ -211,11 +257,18 @@ class PropensityModel:
                             index=pd.Index(self.columns, name="term"))
 
 
-def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray) -> list[str]:
+def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray
+                         ) -> tuple[list[str], np.ndarray]:
     """Levels of categorical covariates (and values of 0/1 numeric ones) held only by treated or
-    only by comparison units: quasi-complete separation, where the model's coefficients would run
-    to infinity. Returns one description per offending level."""
+    only by comparison units, with the units holding them.
+
+    Each such level separates (the direction that raises, or lowers, the log odds of that level
+    alone fits its units perfectly), so its units are certainly among the separated units; other
+    units may be separated too, by combinations of columns or by numeric columns, which this
+    check does not see. Returns one description per offending level (``"offence = arson (1
+    units, none treated)"``) and a boolean mask of the units holding any of them."""
     problems = []
+    units = np.zeros(len(treated), dtype=bool)
     for column in covariates:
         values = data[column]
         if is_categorical(values):
@@ -225,121 +278,439 @@ def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray) ->
             if not np.isin(numbers, (0.0, 1.0)).all():
                 continue
             codes, levels = numbers.astype(np.int64), [0, 1]
-        if len(levels) < 2:
-            continue  # constant: dropped from the model
         everyone = np.bincount(codes, minlength=len(levels))
-        among_treated = np.bincount(codes, weights=treated, minlength=len(levels)).round()
-        for level, n, n_treated in zip(levels, everyone, among_treated):
-            if n and n_treated == 0:
-                problems.append(f"{column} = {level} ({n} units, none treated)")
-            elif n and n_treated == n:
-                problems.append(f"{column} = {level} ({n} units, all treated)")
-    return problems
-
-
-def _collinear_columns(gram: np.ndarray, names: list[str]) -> list[str]:
-    """Design columns involved in an exact linear dependence, judged on a (weighted) Gram matrix
-    X'WX (empty when of full rank)."""
-    scale = np.sqrt(np.diag(gram))
-    if np.any(scale == 0):
-        return [names[j] for j in np.flatnonzero(scale == 0)]
-    cosine = gram / np.outer(scale, scale)
-    eigenvalues, eigenvectors = np.linalg.eigh(cosine)
-    small = eigenvalues <= _COLLINEAR_EIGENVALUE * eigenvalues[-1]
-    if not small.any():
-        return []
-    involved = set()
-    for k in np.flatnonzero(small):
-        involved |= set(np.flatnonzero(np.abs(eigenvectors[:, k]) > 0.05).tolist())
-    return [names[j] for j in sorted(involved)]
+        if np.count_nonzero(everyone) < 2:
+            continue  # constant: dropped from the model
+        among_treated = np.bincount(codes[treated], minlength=len(levels))
+        for code, (level, n, n_treated) in enumerate(zip(levels, everyone, among_treated)):
+            if n and (n_treated == 0 or n_treated == n):
+                which = "none treated" if n_treated == 0 else "all treated"
+                problems.append(f"{column} = {level} ({n} units, {which})")
+                units |= codes == code
+    return problems, units
 
 
 _GRAM_ROWS = 65536
 _START_SAMPLE = 50_000
+_MAX_ITERATIONS = 100          # Newton iterations of one maximum-likelihood fit
+_START_ITERATIONS = 50         # ... of the fit to the sample giving starting values
+_FIRTH_MAX_ITERATIONS = 200
+_TOLERANCE = 1e-10             # converged: the next full step moves no log odds by more
+_SETTLED = 1e-7                # ... or no step improves and it would move none by more than this
+_CHORD_BELOW = 1e-3            # reuse the (float32) Hessian once steps are this small
+_ARMIJO = 1e-4                 # sufficient increase: change >= _ARMIJO * length * decrement
+_SHORTEST_STEP = 2.0 ** -40
+_LARGEST_MOVE = 20.0           # no step moves any fitted log odds by more than this
+_ALIASED = 1e-10               # relative residual sum of squares of an aliased column
+_KERNEL = 1e-10                # relative eigenvalue of a direction the rows do not determine
+_WATCH_FROM = 8                # separation watch: from this iteration,
+_WATCH_STREAK = 3              # ... this many Newton steps in a row that separate,
+_WATCH_SLACK = 1e-8            # ... moving no unit against its label by more than this share,
+_WATCH_FAR = 10.0              # ... and all the moving units already this far on their side
+_LP_MAX_CELLS = 2_000_000      # rows x columns up to which separation is checked by LP
 
 
-def _weighted_gram(design: np.ndarray, weights: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """X' diag(w) X, computed over blocks of rows (no n x k temporary), in ``dtype``
-    (float32 halves the cost; the result is accumulated in float64)."""
-    k = design.shape[1]
+def _centred_gram(design: np.ndarray, weights: np.ndarray, shift: np.ndarray,
+                  dtype=np.float64, signed: bool = False) -> np.ndarray:
+    """G_c = sum_i w_i (x_i - shift)(x_i - shift)', computed over blocks of rows in ``dtype``
+    (float32 halves the cost) and accumulated in float64; no n x k temporary.
+
+    ``shift`` holds column means (:func:`_column_shift`) with 0 for the constant (column 0), so
+    G_c is the weighted Gram matrix of the design re-parametrised with centred columns, X = X_c T
+    (T = I + e_0 shift'): the Hessian is T' G_c T. Centred on the weighted means, the constant is
+    W-orthogonal to the other columns, so that neither an uncentred column such as the index year
+    (whose mean part would swamp its variation in float32) nor a column held by a few units whose
+    weights are vanishing (whose information would cancel out of a shift by an unweighted mean)
+    loses its information. ``signed``: the weights may be negative."""
+    n, k = design.shape
+    if signed:
+        gram = np.zeros((k, k))
+        for start in range(0, n, _GRAM_ROWS):
+            block = design[start:start + _GRAM_ROWS] - shift
+            gram += (block * weights[start:start + _GRAM_ROWS, None]).T @ block
+        return gram
+    root = np.sqrt(weights)
     gram = np.zeros((k, k))
-    for start in range(0, design.shape[0], _GRAM_ROWS):
-        block = design[start:start + _GRAM_ROWS].astype(dtype, copy=False)
-        scaled = block * weights[start:start + _GRAM_ROWS, None].astype(dtype, copy=False)
-        gram += scaled.T @ block
+    buffer = np.empty((min(_GRAM_ROWS, n), k), dtype=dtype, order="F")
+    for start in range(0, n, _GRAM_ROWS):
+        stop = min(start + _GRAM_ROWS, n)
+        block = buffer if stop - start == len(buffer) else np.empty((stop - start, k), dtype=dtype,
+                                                                      order="F")
+        np.subtract(design[start:stop], shift, out=block, casting="unsafe")
+        block *= root[start:stop, None]
+        gram += block.T @ block
     return gram
+
+
+def _rows(design: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The rows of ``design`` where ``mask`` holds, as a new Fortran-ordered matrix (copied
+    column by column: no C-ordered intermediate)."""
+    sub = np.empty((int(mask.sum()), design.shape[1]), order="F")
+    for j in range(design.shape[1]):
+        np.compress(mask, design[:, j], out=sub[:, j])
+    return sub
+
+
+def _column_shift(design: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Column means of the design (weighted by ``weights``), 0 for the constant."""
+    if weights is None:
+        shift = design.mean(axis=0)
+    else:
+        total = weights.sum()
+        shift = design.T @ weights / total if total > 0 else np.zeros(design.shape[1])
+    shift[0] = 0.0
+    return shift
+
+
+def _cholesky(gram_c: np.ndarray):
+    """Cholesky factor of a centred Gram matrix, or None when it is not positive definite in
+    working precision."""
+    if not np.all(np.isfinite(gram_c)):
+        return None
+    try:
+        factor = cho_factor(gram_c, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.diag(factor[0]) > 0):
+        return None
+    return factor
+
+
+def _solve(factor, shift: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """H^{-1} g for H = T' G_c T, solved in the centred parametrisation: G_c s_c = T^{-T} g,
+    s = T^{-1} s_c."""
+    centred = score - shift * score[0]
+    step = cho_solve(factor, centred, check_finite=False)
+    step[0] -= shift @ step
+    return step
+
+
+def _inverse(factor, shift: np.ndarray) -> np.ndarray:
+    """H^{-1} = T^{-1} G_c^{-1} T^{-T} (the covariance of the coefficients)."""
+    k = len(shift)
+    inverse_c = cho_solve(factor, np.eye(k), check_finite=False)
+    t_inverse = np.eye(k)
+    t_inverse[0] -= shift
+    covariance = t_inverse @ inverse_c @ t_inverse.T
+    return (covariance + covariance.T) / 2
+
+
+def _aliased_columns(gram_c: np.ndarray) -> list[int]:
+    """Columns that are linear combinations of earlier columns, R's ``glm`` rule: go through the
+    columns in order, keep a column unless its residual sum of squares after projection on the
+    kept earlier ones (judged on the weighted, centred Gram matrix, scaled to unit diagonal) is
+    below ``_ALIASED`` of its own; the constant (column 0) is always kept."""
+    k = len(gram_c)
+    norms = np.sqrt(np.clip(np.diag(gram_c), 0.0, None))
+    aliased, kept = [], []
+    factor = np.zeros((0, 0))
+    for j in range(k):
+        if norms[j] == 0:
+            aliased.append(j)
+            continue
+        cross = gram_c[kept, j] / (norms[kept] * norms[j])
+        if kept:
+            z = solve_triangular(factor, cross, trans="T", check_finite=False)
+            residual = 1.0 - z @ z
+        else:
+            z, residual = np.zeros(0), 1.0
+        if j > 0 and residual < _ALIASED:
+            aliased.append(j)
+            continue
+        grown = np.zeros((len(kept) + 1, len(kept) + 1))
+        grown[:-1, :-1] = factor
+        grown[:-1, -1] = z
+        grown[-1, -1] = np.sqrt(max(residual, 0.0))
+        factor = grown
+        kept.append(j)
+    return aliased
 
 
 def _loglike(eta: np.ndarray, y: np.ndarray) -> float:
     """Logistic log-likelihood at linear predictor ``eta``."""
-    return float(y @ eta - np.logaddexp(0.0, eta).sum())
+    return float(np.sum(y * eta) - np.logaddexp(0.0, eta).sum())
 
 
-def _check_collinear(gram: np.ndarray, names: list[str]) -> None:
-    collinear = _collinear_columns(gram, names)
-    if collinear:
-        raise PropensityModelError(
-            "collinear covariates in the propensity model (one is a linear combination of the "
-            f"others): {', '.join(collinear)}. Drop one of them.")
+def _loglike_change(eta: np.ndarray, p: np.ndarray, y: np.ndarray, delta: np.ndarray) -> float:
+    """l(eta + delta) - l(eta), computed as a sum of per-unit changes so that it is accurate to
+    rounding of the change itself (not of the log-likelihood): log(1 + e^(eta + d)) - log(1 +
+    e^eta) is log1p(p expm1(d)) for |d| <= 1. A line search judged on this resolves steps right
+    down to the optimum, where the log-likelihood itself no longer changes in float64."""
+    small = np.abs(delta) <= 1.0
+    change = np.empty_like(delta)
+    d = delta[small]
+    change[small] = np.log1p(p[small] * np.expm1(d))
+    big = ~small
+    if big.any():
+        change[big] = np.logaddexp(0.0, eta[big] + delta[big]) - np.logaddexp(0.0, eta[big])
+    return float(np.sum(y * delta) - change.sum())
 
 
-def _newton_logit(design: np.ndarray, y: np.ndarray, names: list[str], scale: np.ndarray,
-                  beta: np.ndarray, gram_dtype=np.float32):
-    """Maximum-likelihood logistic coefficients by Newton's method from ``beta``.
+def _line_search(change, decrement: float, longest: float = 1.0) -> float | None:
+    """Step-halving from the full step (length 1, or ``longest`` if shorter): the first length
+    whose ``change(length)`` (the rise of the objective) is at least ``_ARMIJO * length *
+    decrement``, else the length with the largest strictly positive rise found down to
+    ``_SHORTEST_STEP`` times the first, else None. A step that lowers the objective, or leaves it
+    unchanged, is never taken."""
+    length, best, best_length = min(1.0, longest), 0.0, None
+    shortest = length * _SHORTEST_STEP
+    while length >= shortest:
+        rise = change(length)
+        if rise >= _ARMIJO * length * decrement:
+            return length
+        if rise > best:
+            best, best_length = rise, length
+        length /= 2
+    return best_length
 
-    Steps are halved while they lower the likelihood. The score is exact (float64), so the fixed
-    point is the exact maximum; the Hessian only steers, so after the first (float64, checked for
-    collinearity) it is computed in ``gram_dtype`` and, near the optimum, reused (chord steps).
-    Converged when no coefficient moves by more than 1e-10 per unit of its column's range
-    (``scale``), or no unit's linear predictor moves by more than 1e-10 (with an uncentred column
-    such as the index year, the intercept can keep wobbling in its last digits while every fitted
-    score is settled). Returns the coefficients and the number of iterations. Raises
-    PropensityModelError for collinear columns or no convergence.
+
+def _settled(step: np.ndarray, full: np.ndarray, scale: np.ndarray, tolerance: float) -> bool:
+    """The full step moves no log odds (``full`` = X step) or no coefficient per unit of its
+    column's range by more than ``tolerance``."""
+    return bool(np.max(np.abs(full), initial=0.0) < tolerance
+                or np.max(np.abs(step) * scale) < tolerance)
+
+
+@dataclass
+class _Fit:
+    """The outcome of one Newton (or Firth) run. ``status``: ``"converged"``; ``"aliased"``
+    (``aliased`` lists columns to drop; nothing fitted); ``"separated"`` (the separation watch
+    fired: ``direction`` is X times the last step); ``"iteration limit"``; ``"singular"`` (the
+    float64 Hessian is not positive definite); ``"no progress"`` (no step raises the objective,
+    yet the step is not small). ``factor``: Cholesky factor of the float64 Gram matrix at ``beta``
+    centred on ``shift`` (converged only)."""
+
+    beta: np.ndarray
+    eta: np.ndarray
+    iterations: int
+    status: str
+    factor: object = None
+    shift: np.ndarray | None = None
+    direction: np.ndarray | None = None
+    aliased: list | None = None
+    objective: float = np.nan
+
+
+def _newton_logit(design: np.ndarray, y: np.ndarray, scale: np.ndarray, beta: np.ndarray,
+                  gram_dtype=np.float32, max_iterations: int = _MAX_ITERATIONS,
+                  check_aliased: bool = True, watch_separation: bool = True) -> _Fit:
+    """Maximum-likelihood logistic coefficients by damped Newton from ``beta``.
+
+    Each iteration takes the step H^{-1} g (g the score, exact in float64; H = X'WX, computed
+    centred on the weighted column means, :func:`_centred_gram`), shortened if need be so that no
+    fitted log odds moves by more than 20, and halves it until the log-likelihood rises by at
+    least 1e-4 of the predicted rise g'H^{-1}g times the length (:func:`_line_search`, judged on
+    the exact change :func:`_loglike_change`); a step that lowers the log-likelihood is never
+    taken, and since H is positive definite a short enough step always rises unless the
+    estimate is already at the numerical optimum; if none does, the step is recomputed with a
+    fresh float64 Hessian before anything is concluded. The first Hessian is float64 and, with
+    ``check_aliased``, checked for aliased columns (status ``"aliased"``: the caller drops them
+    and starts again); later ones are in ``gram_dtype`` and, once steps move coefficients by
+    less than 1e-3 of their columns' ranges, reused (chord steps), since the Hessian only steers:
+    the fixed point is where the exact score vanishes. Once some units run off towards their
+    labels (from iteration 8, the moving units beyond log odds 10 on their side), all Hessians
+    are float64.
+
+    Converged when the full step from a fresh float64 Hessian moves no fitted log odds (or no
+    coefficient per unit of its column's range, ``scale``) by more than 1e-10: a small step from
+    a float32 or reused Hessian is confirmed with a float64 one first, which is also returned
+    (``factor``) for the covariance. When no step length raises the log-likelihood even with a
+    fresh float64 Hessian, the fit has reached the numerical optimum: converged if the step would
+    move no log odds by more than 1e-7, else ``"no progress"``.
+
+    ``watch_separation``: from iteration 8, a full step that moves every unit towards its own
+    label (no unit against it by more than 1e-8 of the largest move) with the moving units
+    already beyond log odds 10 on their side, three steps in a row, is taken as separation (the
+    maximum likelihood estimate does not exist: the log-likelihood keeps rising along that
+    direction): status ``"separated"`` with the direction.
     """
+    beta = np.array(beta, dtype=float)
     eta = design @ beta
-    loglike = _loglike(eta, y)
-    hessian = None
-    refresh = True
-    for iteration in range(1, _MAX_ITERATIONS + 1):
+    sign = 2.0 * y - 1.0
+    factor = None
+    fresh64, refresh, exact, diverging = True, True, False, False
+    streak = 0
+    iteration = 0
+    while iteration < max_iterations:
         p = expit(eta)
         score = design.T @ (y - p)
-        if hessian is None:
-            hessian = _weighted_gram(design, p * (1 - p))
-            _check_collinear(hessian, names)
-        elif refresh:
-            hessian = _weighted_gram(design, p * (1 - p), gram_dtype)
-        try:
-            step = np.linalg.solve(hessian, score)
-        except np.linalg.LinAlgError:
-            break
-        if not np.all(np.isfinite(step)):
-            break
-        length = 1.0
-        while True:
-            trial = beta + length * step
-            eta_trial = design @ trial
-            loglike_trial = _loglike(eta_trial, y)
-            if loglike_trial >= loglike - 1e-12 * abs(loglike) or length < 1e-4:
-                break
-            length /= 2
-        moved = np.max(np.abs(eta_trial - eta))
-        beta, eta, loglike = trial, eta_trial, loglike_trial
-        size = length * np.max(np.abs(step) * scale)
-        if size < _TOLERANCE or moved < _TOLERANCE:
-            return beta, iteration
-        refresh = size > _CHORD_BELOW
-    largest = np.argsort(-np.abs(beta * scale))[:3]
-    raise PropensityModelError(
-        f"the propensity model did not converge in {_MAX_ITERATIONS} Newton iterations (often a "
-        "sign of separation by a numeric covariate); largest effects: "
-        + ", ".join(f"{names[j]} (coef {beta[j]:.3g})" for j in largest))
+        if fresh64 or refresh:
+            dtype = np.float64 if fresh64 or diverging else gram_dtype
+            weights = p * (1.0 - p)
+            used_shift = _column_shift(design, weights)
+            gram = _centred_gram(design, weights, used_shift, dtype)
+            exact = np.dtype(dtype) == np.float64
+            if check_aliased and exact and iteration == 0:
+                check_aliased = False
+                aliased = _aliased_columns(gram)
+                if aliased:
+                    return _Fit(beta, eta, 0, "aliased", aliased=aliased)
+            factor = _cholesky(gram)
+            fresh64 = refresh = False
+        else:
+            exact = False
+        if factor is None:
+            if exact:
+                return _Fit(beta, eta, iteration, "singular")
+            fresh64 = True
+            continue
+        step = _solve(factor, used_shift, score)
+        full = design @ step
+        if not np.all(np.isfinite(full)):
+            if exact:
+                return _Fit(beta, eta, iteration, "singular")
+            fresh64 = True
+            continue
+        if _settled(step, full, scale, _TOLERANCE):
+            if exact:
+                return _Fit(beta, eta, iteration, "converged", factor=factor, shift=used_shift,
+                            objective=_loglike(eta, y))
+            fresh64 = True  # confirm with a float64 Hessian at this estimate
+            continue
+        iteration += 1
+        length = _line_search(lambda t: _loglike_change(eta, p, y, t * full), score @ step,
+                              _LARGEST_MOVE / np.max(np.abs(full)))
+        if length is None:
+            if not exact:
+                fresh64 = True
+                continue
+            status = "converged" if _settled(step, full, scale, _SETTLED) else "no progress"
+            return _Fit(beta, eta, iteration, status, factor=factor, shift=used_shift,
+                        objective=_loglike(eta, y))
+        beta = beta + length * step
+        eta = eta + length * full
+        if iteration >= _WATCH_FROM:
+            moves = sign * full
+            top = moves.max()
+            moving = moves > 1e-3 * top
+            far = top > 0.1 and np.all(sign[moving] * eta[moving] > _WATCH_FAR)
+            if far and not diverging:
+                # some units run off towards their labels: from now on float64 Hessians, to
+                # resolve their vanishing weights
+                diverging = refresh = True
+                continue
+            if watch_separation and far and moves.min() >= -_WATCH_SLACK * top:
+                streak += 1
+                if streak >= _WATCH_STREAK:
+                    return _Fit(beta, design @ beta, iteration, "separated", direction=full)
+            else:
+                streak = 0
+        refresh = length < 1.0 or length * np.max(np.abs(step) * scale) > _CHORD_BELOW
+        if iteration % 10 == 0:
+            eta = design @ beta  # no drift from adding steps
+    return _Fit(beta, design @ beta, iteration, "iteration limit")
 
 
-def _starting_values(design: np.ndarray, y: np.ndarray, treated: np.ndarray, names: list[str],
+def _hat_values(design: np.ndarray, weights: np.ndarray, factor, shift: np.ndarray) -> np.ndarray:
+    """Diagonal of W^{1/2} X (X'WX)^{-1} X' W^{1/2}: h_i = w_i x_i' (X'WX)^{-1} x_i, computed
+    over blocks of rows as w_i |U^{-T} (x_i - shift)|^2 with U'U = G_c (no n x n matrix)."""
+    n, k = design.shape
+    upper_inverse = solve_triangular(factor[0], np.eye(k), check_finite=False)
+    hat = np.empty(n)
+    for start in range(0, n, _GRAM_ROWS):
+        stop = min(start + _GRAM_ROWS, n)
+        z = (design[start:stop] - shift) @ upper_inverse
+        hat[start:stop] = weights[start:stop] * np.einsum("ij,ij->i", z, z)
+    return hat
+
+
+def _logdet_change(design: np.ndarray, eta: np.ndarray, p: np.ndarray, weights: np.ndarray,
+                   delta: np.ndarray, factor, shift: np.ndarray) -> tuple[float, np.ndarray]:
+    """log det I(eta + delta) - log det I(eta) for I = X'WX, computed from the change of the
+    weights (accurate to rounding of the change, like :func:`_loglike_change`) as sum log(1 +
+    lambda) over the eigenvalues lambda of U^{-T} (X' dW X) U^{-1}, U'U = I(eta); and the change
+    of the centred Gram matrix (X - shift)' dW (X - shift) itself."""
+    p_new = expit(eta + delta)
+    dp = p_new - p
+    small = np.abs(delta) <= 1.0
+    growth = np.expm1(delta[small])
+    dp[small] = weights[small] * growth / (1.0 + p[small] * growth)
+    change = _centred_gram(design, dp * (1.0 - p - p_new), shift, signed=True)
+    upper = factor[0]
+    inner = solve_triangular(upper, change, trans="T", check_finite=False)
+    inner = solve_triangular(upper, inner.T, trans="T", check_finite=False)
+    values = np.linalg.eigvalsh((inner + inner.T) / 2)
+    if not np.all(np.isfinite(values)) or values.min() <= -1.0:
+        return -np.inf, change
+    return float(np.log1p(values).sum()), change
+
+
+def _firth_logit(design: np.ndarray, y: np.ndarray, scale: np.ndarray, beta: np.ndarray,
+                 max_iterations: int = _FIRTH_MAX_ITERATIONS) -> _Fit:
+    """Firth's penalised-likelihood logistic coefficients: the maximum of l*(beta) = l(beta) +
+    0.5 log det I(beta), I = X'WX the Fisher information, which is finite whenever X has full
+    rank, separated or not.
+
+    Each iteration takes the step I^{-1} U* with the modified score U* = X'(y - p + h (1/2 -
+    p)), h the hat values (:func:`_hat_values`), and halves it until l* rises enough (the same
+    line search as the maximum-likelihood fit, on the exact change of l: a step that lowers l* is
+    never taken). Converged when the full step moves no log odds (or no coefficient per unit of
+    its column's range) by more than 1e-10, or, when no step raises l*, by more than 1e-7.
+    Everything is float64; the information matrix of an accepted step is the previous one plus
+    the change the line search computed (one pass over the rows fewer per iteration), and is
+    recomputed from scratch every 5 iterations and at the estimate."""
+
+    def evaluate(eta):
+        p = expit(eta)
+        weights = p * (1.0 - p)
+        shift = _column_shift(design, weights)
+        gram = _centred_gram(design, weights, shift)
+        factor = _cholesky(gram)
+        logdet = np.nan if factor is None else 2.0 * np.log(np.diag(factor[0])).sum()
+        return p, factor, logdet, shift, gram
+
+    beta = np.array(beta, dtype=float)
+    eta = design @ beta
+    p, factor, logdet, shift, gram = evaluate(eta)
+    if factor is None:
+        return _Fit(beta, eta, 0, "singular")
+    for iteration in range(1, max_iterations + 1):
+        weights = p * (1.0 - p)
+        hat = _hat_values(design, weights, factor, shift)
+        score = design.T @ (y - p + hat * (0.5 - p))
+        step = _solve(factor, shift, score)
+        full = design @ step
+        objective = _loglike(eta, y) + 0.5 * logdet
+        if _settled(step, full, scale, _TOLERANCE):
+            p, factor, logdet, shift, gram = evaluate(eta)  # fresh, for the covariance
+            if factor is None:
+                return _Fit(beta, eta, iteration - 1, "singular")
+            return _Fit(beta, eta, iteration - 1, "converged", factor=factor, shift=shift,
+                        objective=_loglike(eta, y) + 0.5 * logdet)
+
+        trials = {}
+
+        def change(t):
+            delta = t * full
+            rise, trials[t] = _logdet_change(design, eta, p, weights, delta, factor, shift)
+            return _loglike_change(eta, p, y, delta) + 0.5 * rise
+
+        length = _line_search(change, score @ step, _LARGEST_MOVE / np.max(np.abs(full)))
+        if length is None:
+            status = "converged" if _settled(step, full, scale, _SETTLED) else "no progress"
+            return _Fit(beta, eta, iteration, status, factor=factor, shift=shift,
+                        objective=objective)
+        beta = beta + length * step
+        eta = design @ beta
+        factor = None if iteration % 5 == 0 else _cholesky(gram + trials[length])
+        if factor is None:
+            p, factor, logdet, shift, gram = evaluate(eta)
+        else:
+            p, gram = expit(eta), gram + trials[length]
+            logdet = 2.0 * np.log(np.diag(factor[0])).sum()
+        if factor is None:
+            return _Fit(beta, eta, iteration, "singular")
+    return _Fit(beta, eta, max_iterations, "iteration limit")
+
+
+def _starting_values(design: np.ndarray, y: np.ndarray, treated: np.ndarray,
                      scale: np.ndarray) -> np.ndarray:
     """Starting coefficients: intercept-only, or for a large pool the fit on every treated unit
     and a systematic sample (every m-th row) of the pool, its intercept corrected by the log of
-    the sampling fraction (case-control sampling leaves the slopes consistent)."""
+    the sampling fraction (case-control sampling leaves the slopes consistent). Columns constant
+    or aliased in the sample start at 0; when the sample's fit does not converge (say it is
+    separated), intercept-only. Starting values only save iterations: the full fit does not
+    depend on them."""
     start = np.zeros(design.shape[1])
     ybar = y.mean()
     start[0] = np.log(ybar / (1 - ybar))
@@ -348,29 +719,199 @@ def _starting_values(design: np.ndarray, y: np.ndarray, treated: np.ndarray, nam
     if stride < 2:
         return start
     rows = np.sort(np.r_[np.flatnonzero(treated), pool[::stride]])
-    sample_y = y[rows]
-    sample_start = np.zeros(design.shape[1])
-    sample_start[0] = np.log(sample_y.mean() / (1 - sample_y.mean()))
-    try:
-        beta, _ = _newton_logit(np.asfortranarray(design[rows]), sample_y, names, scale,
-                                sample_start, gram_dtype=np.float64)
-    except (PropensityModelError, np.linalg.LinAlgError):
-        return start  # e.g. a rare level missing from the sample
+    sample, sample_y = design[rows], y[rows]
+    keep = np.flatnonzero(np.ptp(sample, axis=0) > 0)
+    keep = np.union1d([0], keep)
+    for _ in range(design.shape[1]):
+        sample_start = np.zeros(len(keep))
+        sample_start[0] = np.log(sample_y.mean() / (1 - sample_y.mean()))
+        fit = _newton_logit(np.asfortranarray(sample[:, keep]), sample_y, scale[keep],
+                            sample_start, gram_dtype=np.float64,
+                            max_iterations=_START_ITERATIONS)
+        if fit.status != "aliased":
+            break
+        keep = np.delete(keep, fit.aliased)
+    if fit.status != "converged":
+        return start
+    beta = np.zeros(design.shape[1])
+    beta[keep] = fit.beta
     beta[0] += np.log(len(pool[::stride]) / len(pool))
     return beta
+
+
+def _fit_ml(design: np.ndarray, y: np.ndarray, treated: np.ndarray, scale: np.ndarray,
+            watch_separation: bool = True,
+            max_iterations: int = _MAX_ITERATIONS) -> tuple[_Fit, np.ndarray]:
+    """Maximum likelihood with aliased columns dropped (R's rule, :func:`_aliased_columns`):
+    returns the fit and the indices of the columns kept."""
+    keep = np.arange(design.shape[1])
+    sub = design
+    while True:
+        start = _starting_values(sub, y, treated, scale[keep])
+        fit = _newton_logit(sub, y, scale[keep], start,
+                            max_iterations=max_iterations, watch_separation=watch_separation)
+        if fit.status != "aliased":
+            return fit, keep
+        keep = np.delete(keep, fit.aliased)
+        sub = np.asfortranarray(design[:, keep])
+
+
+def _lp_separated(design: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """The units whose fitted probabilities go to 0 or 1 along the likelihood's ascent (the
+    largest separated set), by linear programming (Konis 2007, as R's ``detectseparation``):
+    maximise sum_i s_i x_i'd over directions d with s_i x_i'd >= 0 for every unit (s_i = +1
+    treated, -1 comparison) and -1 <= d_j <= 1 (columns centred and scaled to range 1); units
+    with s_i x_i'd > 0 are separated. Repeated with the objective over the units not yet found
+    (the set of such directions is a convex cone, so their union is the largest set) until the
+    optimum is 0. Returns None if the solver fails."""
+    from scipy.optimize import linprog
+
+    n, k = design.shape
+    span = np.ptp(design, axis=0)
+    span[span == 0] = 1.0
+    span[0] = 1.0
+    sign = 2.0 * y - 1.0
+    rows = sign[:, None] * ((design - _column_shift(design)) / span)
+    found = np.zeros(n, dtype=bool)
+    for _ in range(k + 1):
+        objective = -rows[~found].sum(axis=0)
+        if not np.any(objective):
+            break
+        solution = linprog(objective, A_ub=-rows, b_ub=np.zeros(n), bounds=(-1.0, 1.0),
+                           method="highs")
+        if solution.status != 0:
+            return None
+        if -solution.fun <= 1e-6:
+            break
+        new = (rows @ solution.x > 1e-6) & ~found
+        if not new.any():
+            break
+        found |= new
+    return found
+
+
+def _undetermined_columns(design: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Columns whose coefficient the units ``rows`` do not determine: those in the support of
+    the null space of X restricted to ``rows`` (all columns when ``rows`` is empty). With
+    ``rows`` the units that are not separated these are the columns whose maximum-likelihood
+    coefficients run off to infinity (with the separated units' log odds)."""
+    k = design.shape[1]
+    if not rows.any():
+        return np.ones(k, dtype=bool)
+    among = rows.astype(float)
+    shift = _column_shift(design, among)
+    gram = _centred_gram(design, among, shift)
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    live = norms > 1e-12 * norms.max()
+    basis = []
+    for j in np.flatnonzero(~live):
+        vector = np.zeros(k)
+        vector[j] = 1.0
+        basis.append(vector)
+    scaled = gram[np.ix_(live, live)] / np.outer(norms[live], norms[live])
+    values, vectors = np.linalg.eigh(scaled)
+    for v in vectors[:, values <= _KERNEL * values[-1]].T:
+        vector = np.zeros(k)
+        vector[live] = v / norms[live]
+        basis.append(vector)
+    size = np.sqrt(np.einsum("ij,ij->j", design, design) / len(design))
+    support = np.zeros(k, dtype=bool)
+    for vector in basis:
+        vector[0] -= shift @ vector  # centred parametrisation back to the design's
+        effect = np.abs(vector) * size
+        support |= effect > 1e-6 * effect.max()
+    return support
+
+
+def _find_separation(design: np.ndarray, y: np.ndarray, treated: np.ndarray, scale: np.ndarray,
+                     first: _Fit | None, certain: np.ndarray):
+    """The largest separated set of units, or None when there is none and the maximum likelihood
+    estimate exists.
+
+    ``certain``: units known to be separated (levels held by one group only); ``first``: the
+    maximum-likelihood fit to all units when it was run. The set is grown by peeling: fit
+    maximum likelihood to the units not yet known to be separated (columns they do not determine
+    dropped as aliased); if that converges, no further unit is separated (a direction separating
+    more units would separate some of these) and the set is complete; otherwise more units are
+    found by LP (:func:`_lp_separated`) when rows x columns is at most ``_LP_MAX_CELLS``, else
+    from the separating Newton direction that the separation watch reported.
+
+    Returns (set or None, how it was found, the converged maximum-likelihood fit to the units
+    not separated or None when all are, the indices of the columns that fit kept).
+    """
+    separated = certain.copy()
+    how = ["levels held by one group only"] if certain.any() else []
+    fit, kept = first, np.arange(design.shape[1])
+    for _ in range(design.shape[1] + 2):
+        rows = ~separated
+        if not rows.any():
+            return separated, ", then ".join(how), None, None
+        sub = design if rows.all() else _rows(design, rows)
+        if fit is None:
+            if np.ptp(y[rows]) == 0:  # what remains is all one group: separated too
+                separated |= rows
+                how.append("remaining units all in one group")
+                continue
+            fit, kept = _fit_ml(sub, y[rows], treated[rows], scale)
+        if fit.status == "converged":
+            break
+        new = None
+        if sub.size <= _LP_MAX_CELLS:
+            new = _lp_separated(sub, y[rows])
+            if new is not None and new.any():
+                how.append("linear programme")
+        if new is None and fit.status == "separated":
+            moves = (2.0 * y[rows] - 1.0) * fit.direction
+            new = moves > 1e-3 * moves.max()
+            how.append("separating Newton direction")
+        if new is None or not new.any():
+            # no separation shown: the maximum likelihood estimate of these units exists; fit it
+            # without the watch and with more iterations
+            fit, kept = _fit_ml(sub, y[rows], treated[rows], scale, watch_separation=False, max_iterations=3 * _MAX_ITERATIONS)
+            if fit.status != "converged":
+                raise PropensityModelError(
+                    "the propensity model could not be fitted: Newton's method did not converge "
+                    f"({fit.status} after {fit.iterations} iterations) although no separation was "
+                    "found; check the covariates for extreme values")
+            break
+        separated[np.flatnonzero(rows)[new]] = True
+        fit = None
+    if not separated.any():
+        return None, "", fit, kept
+    return separated, ", then ".join(dict.fromkeys(how)), fit, kept
 
 
 def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> PropensityModel:
     """Fit the logistic regression of treatment on the covariates.
 
-    Categorical covariates are one-hot coded (:func:`model_design`); design columns that are
-    constant are dropped and listed in ``dropped_constant``. The maximum-likelihood estimate is
-    found by Newton's method (:func:`_newton_logit`; the same estimate as statsmodels'
-    ``Logit.fit`` and R's ``glm``) and returned as a statsmodels ``LogitResults`` built on it,
-    with the covariance from the Hessian at the estimate, exactly as ``Logit.fit`` builds it.
-    Raises ValueError for missing values (naming the columns) and :class:`PropensityModelError`
-    when the model cannot be fitted: separation by a binary column, collinear columns, or no
-    convergence.
+    Design: a constant, then the covariates, categorical ones one-hot coded with the first level
+    dropped (:func:`model_design`). Design columns that are constant are dropped
+    (``dropped_constant``); so are columns that are linear combinations of earlier columns
+    (``dropped_collinear``), as R's ``glm`` does: columns are taken in order and one whose
+    residual after projection on the kept earlier columns is negligible (relative residual sum
+    of squares below 1e-10 on the first Hessian, centred) is left out, so the earliest columns
+    are kept.
+
+    Estimator: maximum likelihood (the same estimate as statsmodels' ``Logit.fit`` and R's
+    ``glm``), by damped Newton (:func:`_newton_logit`: exact score, float32 chord Hessians near
+    the optimum, a step-halving line search that never accepts a step lowering the
+    log-likelihood, convergence confirmed with a float64 Hessian). When the maximum likelihood
+    estimate does not exist because of separation (complete or quasi-complete: some units'
+    fitted probabilities go to 0 or 1 while the log-likelihood keeps rising, whether through a
+    categorical level, a 0/1 column, a numeric column or a combination), Firth's penalised
+    likelihood is maximised instead (:func:`_firth_logit`; ``estimator`` says which), and
+    ``separated`` names the design columns whose maximum-likelihood coefficients run off to
+    infinity. Separation is decided, never assumed: a level held by one group only; or the
+    Newton iterations moving every unit towards its own label, confirmed (or, when there are
+    no more than 2 million design cells, established) by linear programming; in each case the
+    set of separated units is completed until maximum likelihood on the remaining units
+    converges. Firth is not used when the maximum likelihood estimate exists.
+
+    Returned as a statsmodels ``LogitResults`` built on the estimate, with the covariance the
+    inverse Fisher information (X'WX)^{-1} at the estimate, as ``Logit.fit`` (and, for Firth,
+    R's ``logistf``) builds it; ``mle_settings`` and ``mle_retvals`` record what was done.
+    Raises ValueError for missing values (naming the columns) or a single group, and
+    :class:`PropensityModelError` when the model truly cannot be fitted.
     """
     covariates = list(covariates)
     check_no_missing(data, covariates)
@@ -387,37 +928,68 @@ def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> Propensity
         design = np.asfortranarray(design[:, varying])
         names = [n for n, keep in zip(names, varying) if keep]
         lows, highs = lows[varying], highs[varying]
-
-    separated = _separation_problems(data, covariates, treated)
-    if separated:
-        raise PropensityModelError(
-            "perfect separation in the propensity model: " + "; ".join(separated)
-            + ". Merge or drop those levels, or drop the people concerned, before matching.")
     y = treated.astype(float)
     scale = np.r_[1.0, (highs - lows)[1:]]
-    start = _starting_values(design, y, treated, names, scale)
-    try:
-        beta, iterations = _newton_logit(design, y, names, scale, start)
-    except PropensityModelError:
-        # the float32 chord Hessian can stall when columns differ greatly in size (an index year
-        # beside 0/1 indicators, in a small sub-group); the float64 one does not
-        beta, iterations = _newton_logit(design, y, names, scale, start, gram_dtype=np.float64)
+
+    levels, certain = _separation_problems(data, covariates, treated)
+    first = None
+    if not certain.any():
+        first, keep = _fit_ml(design, y, treated, scale)
+    else:  # known to be separated: R's rule on the unweighted design for the aliased columns
+        aliased = _aliased_columns(_centred_gram(design, np.ones(len(y)), _column_shift(design)))
+        keep = np.delete(np.arange(design.shape[1]), aliased)
+    collinear = tuple(names[j] for j in np.setdiff1d(np.arange(len(names)), keep))
+    if collinear:
+        design = np.asfortranarray(design[:, keep])
+        names = [names[j] for j in keep]
+        scale = scale[keep]
+
+    separated_units, how, fit, kept = _find_separation(design, y, treated, scale, first, certain)
+    if separated_units is None:
+        estimator, separated = ESTIMATOR_ML, ()
+        settings = {"optimizer": "newton", "line_search": "step-halving, never lowering the "
+                    "log-likelihood", "tol": _TOLERANCE, "maxiter": _MAX_ITERATIONS}
+    else:
+        support = _undetermined_columns(design, ~separated_units)
+        separated = tuple(n for n, s in zip(names, support) if s)
+        start = np.zeros(design.shape[1])
+        if fit is not None:  # maximum likelihood on the units that are not separated
+            start[kept] = fit.beta
+        fit = _firth_logit(design, y, scale, start)
+        if fit.status != "converged":
+            fit = _firth_logit(design, y, scale, np.zeros(design.shape[1]))
+        if fit.status != "converged":
+            raise PropensityModelError(
+                "the propensity model could not be fitted: Firth's penalised likelihood (used "
+                "because of separation by " + ", ".join(separated) + ") did not converge "
+                f"({fit.status})")
+        estimator = ESTIMATOR_FIRTH
+        settings = {"optimizer": "firth", "line_search": "step-halving, never lowering the "
+                    "penalised log-likelihood", "tol": _TOLERANCE,
+                    "maxiter": _FIRTH_MAX_ITERATIONS}
+    beta = fit.beta
     linear = design @ beta
     propensity = expit(linear)
-    try:
-        covariance = np.linalg.inv(_weighted_gram(design, propensity * (1 - propensity)))
-    except np.linalg.LinAlgError:
-        raise PropensityModelError("the propensity model's Hessian cannot be inverted; check "
-                                   "the covariates for separation or collinearity") from None
+    if fit.factor is None:
+        raise PropensityModelError("the propensity model's information matrix cannot be "
+                                   "inverted; check the covariates")
+    covariance = _inverse(fit.factor, fit.shift)
 
     exog = pd.DataFrame(design, columns=names, index=data.index, copy=False)
     model = sm.Logit(y, exog, check_rank=False)
-    fit = LikelihoodModelResults(model, beta, normalized_cov_params=covariance, scale=1.0)
-    fit.mle_retvals = {"converged": True, "iterations": iterations}
-    fit.mle_settings = {"optimizer": "newton", "tol": _TOLERANCE, "maxiter": _MAX_ITERATIONS}
-    result = BinaryResultsWrapper(LogitResults(model, fit))
-    return PropensityModel(result=result, columns=tuple(names), dropped_constant=dropped,
-                           linear_predictor=linear, propensity=propensity)
+    result = LikelihoodModelResults(model, beta, normalized_cov_params=covariance, scale=1.0)
+    result.mle_retvals = {"converged": True, "iterations": fit.iterations, "estimator": estimator,
+                          "separated_terms": list(separated),
+                          "dropped_collinear_terms": list(collinear)}
+    if separated_units is not None:
+        result.mle_retvals.update({
+            "separated_units": int(separated_units.sum()), "separation_found_by": how,
+            "separating_levels": levels, "penalised_loglike": fit.objective})
+    result.mle_settings = settings
+    wrapped = BinaryResultsWrapper(LogitResults(model, result))
+    return PropensityModel(result=wrapped, columns=tuple(names), dropped_constant=dropped,
+                           linear_predictor=linear, propensity=propensity, estimator=estimator,
+                           separated=separated, dropped_collinear=collinear)
 
 
 # --------------------------------------------------------------------------------------------
@@ -859,6 +1431,9 @@ class MatchResult:
             "n_comparison_distinct": self.n_comparison_distinct,
             "effective_comparison_size": self.effective_comparison_size,
             "dropped_constant_terms": list(self.propensity_model.dropped_constant),
+            "estimator": self.propensity_model.estimator,
+            "separated_terms": list(self.propensity_model.separated),
+            "dropped_collinear_terms": list(self.propensity_model.dropped_collinear),
         }
 
     def __repr__(self) -> str:

@@ -73,6 +73,14 @@ def matching_words(result) -> str:
         text + f"; {weights_in_words(result)}.")
 
 
+def estimator_words(result) -> str:
+    """How the propensity model of ``result`` was fitted, in a few words: "fitted by maximum
+    likelihood" or "fitted by Firth's penalised likelihood"."""
+    estimator = getattr(result.propensity_model, "estimator", "maximum likelihood")
+    return ("fitted by Firth's penalised likelihood" if estimator.lower().startswith("firth")
+            else "fitted by maximum likelihood")
+
+
 def model_words(result, plan=None) -> str:
     """The propensity model of ``result`` in words: the estimator, the covariates, and those left
     out (constant, restricted, or linear combinations of others). Markdown."""

@@ -5,6 +5,12 @@ nearest-neighbour matching on random data with ties; a closed-form propensity mo
 with R's MatchIt (run through Rscript) on MatchIt's lalonde data and on a data set built to have
 many tied propensity scores; and the memory property that no treated x pool matrix is built.
 
+The propensity fit: the closed-form MLE where a rare covariate drives selection, statsmodels'
+MLE on simulated designs of that kind, a line search that never takes a falling step; under
+separation Firth's estimate (closed form for a 2 x 2 table, an independent maximisation of the
+penalised likelihood otherwise) and the columns that run off to infinity; collinear columns
+dropped as R's glm drops them.
+
 MatchIt reference: MatchIt 4.5.1's default path for a propensity-score distance
 (``nn_matchC_vec``) mis-handles distance differences (integer ``abs``: it takes the neighbour
 below in sorted order and ignores the caliper) and repeats one control k times with
@@ -332,29 +338,336 @@ def test_missing_covariate_names_the_column():
         match(data, "treated", ["x"])
 
 
-def test_separation_is_a_clear_error():
-    data = pd.DataFrame({"treated": [1, 1, 0, 0, 0, 0, 1, 0],
-                         "offence": ["theft", "theft", "fraud", "theft", "fraud", "theft", "fraud", "arson"],
-                         "age": [20.0, 30, 25, 41, 35, 28, 33, 50]})
-    with pytest.raises(PropensityModelError, match=r"offence = arson \(1 units, none treated\)"):
-        match(data, "treated", ["offence", "age"])
+def _firth_reference(design, y):
+    """Firth's estimate by an independent maximisation: scipy's BFGS on -(l + 0.5 log det X'WX),
+    with the gradient written out with the full n x n hat matrix (small n only)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit as sigmoid
+
+    def penalised(beta):
+        eta = design @ beta
+        p = sigmoid(eta)
+        info = design.T @ (design * (p * (1 - p))[:, None])
+        return -(y @ eta - np.logaddexp(0, eta).sum() + 0.5 * np.linalg.slogdet(info)[1])
+
+    def gradient(beta):
+        p = sigmoid(design @ beta)
+        root = np.sqrt(p * (1 - p))[:, None] * design
+        hat = np.diag(root @ np.linalg.inv(root.T @ root) @ root.T)
+        return -(design.T @ (y - p + hat * (0.5 - p)))
+
+    beta = np.zeros(design.shape[1])
+    for _ in range(3):  # restart BFGS from where it stopped until it is settled
+        beta = minimize(penalised, beta, jac=gradient, method="BFGS",
+                        options={"gtol": 1e-11, "maxiter": 10_000}).x
+    assert np.max(np.abs(gradient(beta))) < 1e-7
+    return beta
 
 
-def test_collinearity_is_a_clear_error():
+def _rare_driven(seed):
+    """A design where rare 0/1 covariates drive selection: 2,000-20,000 people, 5-15 columns
+    mixing uncentred index years, normal and common 0/1 columns and one to three rare 0/1 columns
+    (prevalence 0.5%-3%) with large effects, treated share 0.2%-2% otherwise."""
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(2000, 20001)), int(rng.integers(5, 16))
+    columns, eta = {}, np.zeros(n)
+    n_rare = int(rng.integers(1, 4))
+    for j in range(k):
+        if j < n_rare:
+            v, b = (rng.random(n) < rng.uniform(.005, .03)).astype(float), rng.uniform(3, 8)
+        elif j % 3 == 0:
+            v, b = rng.integers(2005, 2021, n).astype(float), rng.normal(0, 0.03)
+        elif j % 3 == 1:
+            v, b = rng.normal(size=n), rng.normal(0, 0.3)
+        else:
+            v, b = (rng.random(n) < rng.uniform(.1, .5)).astype(float), rng.normal(0, .5)
+        columns[f"c{j}"] = v
+        eta += b * (v - v.mean())
+    share = rng.uniform(0.002, 0.02)
+    treated = rng.random(n) < 1 / (1 + np.exp(-(np.log(share / (1 - share)) + eta)))
+    return pd.DataFrame(columns).assign(treated=treated.astype(int))
+
+
+def test_rare_covariate_fit_reaches_the_closed_form_mle():
+    # 1,010 people; x = 1 for 10 of them, 9 treated; x = 0 for 1,000, 10 treated. The MLE is the
+    # saturated model's: const = log(10/990), x = log(9/1) - log(10/990). The step-halving used
+    # to accept a step lowering the log-likelihood here and never converged.
+    x = np.r_[np.zeros(1000), np.ones(10)]
+    treated = np.r_[np.ones(10), np.zeros(990), np.ones(9), np.zeros(1)].astype(int)
+    model = fit_propensity(pd.DataFrame({"treated": treated, "x": x}), "treated", ["x"])
+    assert model.estimator == "maximum likelihood"
+    assert model.separated == () and model.dropped_collinear == ()
+    np.testing.assert_allclose(model.coefficients().coef,
+                               [math.log(10 / 990), math.log(9) - math.log(10 / 990)],
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(model.propensity, np.r_[np.full(1000, 0.01), np.full(10, 0.9)],
+                               rtol=1e-9)
+    assert model.result.mle_retvals["converged"]
+    assert model.result.mle_settings["optimizer"] == "newton"
+
+
+@pytest.mark.parametrize("seed", [8, 24, 27, 29, 30, 34, 145, 199])
+def test_rare_covariates_driving_selection_fit_as_statsmodels(seed):
+    # seeds on which the old line search gave up although the MLE is finite (and 145 and 199,
+    # where a first step overshoots to weights below 1e-7)
+    import statsmodels.api as sm
+    from jdl.matching import model_design
+
+    data = _rare_driven(seed)
+    covariates = [c for c in data.columns if c != "treated"]
+    design, names = model_design(data, covariates)
+    reference = sm.Logit(data.treated.to_numpy(float), design).fit(
+        method="newton", tol=1e-12, maxiter=500, disp=0)
+    assert reference.mle_retvals["converged"]
+    model = fit_propensity(data, "treated", covariates)
+    assert model.estimator == "maximum likelihood" and list(model.columns) == names
+    np.testing.assert_allclose(model.coefficients().coef, reference.params, rtol=0, atol=1e-6)
+    assert model.result.llf == pytest.approx(reference.llf, rel=1e-12)
+
+
+def test_line_search_never_takes_a_step_that_lowers_the_objective():
+    from jdl.matching import _line_search
+
+    # rises only for very short steps: the longest such is taken, never a falling one
+    assert _line_search(lambda t: t - 1e3 * t * t, decrement=1.0) == 2.0 ** -10
+    # falls (or stays put) for every length: no step
+    assert _line_search(lambda t: -t, decrement=1.0) is None
+    assert _line_search(lambda t: 0.0, decrement=1.0) is None
+    assert _line_search(lambda t: np.nan, decrement=1.0) is None
+
+
+@pytest.mark.parametrize("seed", [145, 199])
+def test_every_newton_and_firth_step_raises_the_objective(seed, monkeypatch):
+    # seed 145: a first step overshoots to where every weight is below 1e-7 and the Newton step
+    # is enormous; the fit must climb back without ever taking a falling step
+    import jdl.matching as matching
+
+    taken = []
+    line_search = matching._line_search
+
+    def recording(change, decrement, longest=1.0):
+        length = line_search(change, decrement, longest)
+        if length is not None:
+            taken.append(change(length))
+        return length
+
+    monkeypatch.setattr(matching, "_line_search", recording)
+    data = _rare_driven(seed)
+    covariates = [c for c in data.columns if c != "treated"]
+    model = fit_propensity(data, "treated", covariates)
+    assert model.estimator == "maximum likelihood"
+    assert taken and min(taken) > 0
+    taken.clear()
+    model = fit_propensity(*_separated_by_level_and_numbers_args())
+    assert model.estimator == "Firth penalised likelihood"
+    assert taken and min(taken) > 0
+
+
+def test_loglike_change_is_exact_for_tiny_steps():
+    from jdl.matching import _loglike, _loglike_change
+
+    rng = np.random.default_rng(4)
+    eta = rng.normal(0, 6, 5000)
+    y = (rng.random(5000) < 0.3).astype(float)
+    delta = rng.normal(0, 1e-13, 5000)
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision to check against")
+    exact = (np.longdouble(y) @ np.longdouble(delta)
+             - (np.logaddexp(np.longdouble(0), np.longdouble(eta) + delta)
+                - np.logaddexp(np.longdouble(0), np.longdouble(eta))).sum())
+    change = _loglike_change(eta, 1 / (1 + np.exp(-eta)), y, delta)
+    assert change == pytest.approx(float(exact), rel=1e-6)
+    # the naive difference is mostly rounding at this size
+    assert abs((_loglike(eta + delta, y) - _loglike(eta, y)) - float(exact)) > abs(float(exact)) * 1e-2
+
+
+def test_separated_two_by_two_is_fitted_by_firth_closed_form():
+    # x = 1: 6 people, all treated; x = 0: 20 people, 4 treated. No MLE (x runs off to +inf);
+    # Firth's estimate for a 2 x 2 table is the MLE with 0.5 added to each cell.
+    x = np.r_[np.ones(6), np.zeros(20)]
+    treated = np.r_[np.ones(6), np.ones(4), np.zeros(16)].astype(int)
+    data = pd.DataFrame({"treated": treated, "x": x})
+    model = fit_propensity(data, "treated", ["x"])
+    assert model.estimator == "Firth penalised likelihood"
+    assert model.separated == ("x",)
+    const = math.log(4.5 / 16.5)
+    np.testing.assert_allclose(model.coefficients().coef, [const, math.log(6.5 / 0.5) - const],
+                               rtol=0, atol=1e-8)
+    retvals = model.result.mle_retvals
+    assert retvals["converged"] and retvals["estimator"] == "Firth penalised likelihood"
+    assert retvals["separated_terms"] == ["x"] and retvals["separated_units"] == 6
+    assert retvals["separating_levels"] == ["x = 1 (6 units, all treated)"]
+    assert model.result.mle_settings["optimizer"] == "firth"
+    # covariance: the inverse Fisher information at the estimate
+    p = model.propensity
+    design = np.c_[np.ones(26), x]
+    info = design.T @ (design * (p * (1 - p))[:, None])
+    np.testing.assert_allclose(model.coefficients().se, np.sqrt(np.diag(np.linalg.inv(info))),
+                               rtol=1e-9)
+    result = match(data, "treated", ["x"], caliper=1.0)
+    summary = result.summary()
+    assert summary["estimator"] == "Firth penalised likelihood"
+    assert summary["separated_terms"] == ["x"] and summary["dropped_collinear_terms"] == []
+
+
+def _separated_by_level_and_numbers():
+    rng = np.random.default_rng(8)
+    n = 120
+    data = pd.DataFrame({"offence": rng.choice(["fraud", "theft", "violence"], n),
+                         "age": rng.normal(35, 9, n).round(), "employed": rng.random(n) < 0.4})
+    eta = -0.5 + 0.04 * (data.age - 35) - 0.8 * data.employed + 0.6 * (data.offence == "theft")
+    data["treated"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    data.loc[data.offence == "violence", "treated"] = 0  # a level held by comparison people only
+    data.loc[data.index[:3], "offence"] = "arson"  # and a rare level, all treated
+    data.loc[data.index[:3], "treated"] = 1
+    return data
+
+
+def _separated_by_level_and_numbers_args():
+    return _separated_by_level_and_numbers(), "treated", ["offence", "age", "employed"]
+
+
+def test_separated_case_matches_an_independent_firth_maximisation():
+    from jdl.matching import model_design
+
+    data = _separated_by_level_and_numbers()
+    covariates = ["offence", "age", "employed"]
+    model = fit_propensity(data, "treated", covariates)
+    assert model.estimator == "Firth penalised likelihood"
+    # arson is the first (dropped) level: it runs off through the constant and the other levels
+    assert model.separated == ("const", "offence_fraud", "offence_theft", "offence_violence")
+    assert set(model.result.mle_retvals["separating_levels"]) == {
+        "offence = arson (3 units, all treated)",
+        f"offence = violence ({(data.offence == 'violence').sum()} units, none treated)"}
+    design, names = model_design(data, covariates)
+    assert list(model.columns) == names
+    np.testing.assert_allclose(model.coefficients().coef,
+                               _firth_reference(design, data.treated.to_numpy(float)),
+                               rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("by_lp", [True, False])
+def test_quasi_separation_by_a_count_is_fitted_by_firth(by_lp, monkeypatch):
+    # every treated person has 0 previous custodial sentences; comparison people have 0 to 10:
+    # quasi-complete separation by a numeric column (no level is held by one group only)
+    import jdl.matching as matching
+
+    if not by_lp:  # as for national data: found from the Newton iterations alone
+        monkeypatch.setattr(matching, "_LP_MAX_CELLS", 0)
+    rng = np.random.default_rng(21)
+    n = 400
+    treated = (rng.random(n) < 0.25).astype(int)
+    custody = np.where(treated == 1, 0, rng.integers(0, 11, n)).astype(float)
+    data = pd.DataFrame({"treated": treated, "custody": custody, "age": rng.normal(30, 8, n),
+                         "region": rng.choice(["north", "south"], n)})
+    assert ((data.custody == 0) & (data.treated == 0)).any()
+    model = fit_propensity(data, "treated", ["custody", "age", "region"])
+    assert model.estimator == "Firth penalised likelihood"
+    assert model.separated == ("custody",)
+    retvals = model.result.mle_retvals
+    assert retvals["separated_units"] == int((custody > 0).sum())
+    assert retvals["separating_levels"] == []
+    assert ("linear programme" if by_lp else "separating Newton direction") in retvals["separation_found_by"]
+    from jdl.matching import model_design
+    design, _ = model_design(data, ["custody", "age", "region"])
+    np.testing.assert_allclose(model.coefficients().coef,
+                               _firth_reference(design, treated.astype(float)), rtol=0, atol=1e-6)
+
+
+def test_separation_by_a_combination_of_columns_names_them():
+    # treated people have as many convictions as cautions; comparison people at least as many
+    # cautions as convictions: convictions - cautions separates, neither column alone does
+    rng = np.random.default_rng(6)
+    n = 300
+    treated = (rng.random(n) < 0.3).astype(int)
+    convictions = rng.integers(0, 6, n).astype(float)
+    cautions = convictions + np.where(treated == 1, 0, rng.integers(0, 4, n))
+    data = pd.DataFrame({"treated": treated, "convictions": convictions, "cautions": cautions,
+                         "age": rng.normal(30, 8, n)})
+    model = fit_propensity(data, "treated", ["convictions", "cautions", "age"])
+    assert model.estimator == "Firth penalised likelihood"
+    assert model.separated == ("convictions", "cautions")
+    assert model.result.mle_retvals["separated_units"] == int((cautions > convictions).sum())
+
+
+def test_complete_separation_by_a_numeric_covariate_is_fitted_by_firth():
+    data = pd.DataFrame({"treated": [0, 0, 0, 0, 1, 1, 1, 1], "age": [1.0, 2, 3, 4, 5, 6, 7, 8]})
+    result = match(data, "treated", ["age"])
+    model = result.propensity_model
+    assert model.estimator == "Firth penalised likelihood"
+    assert model.separated == ("const", "age")
+    assert model.result.mle_retvals["separated_units"] == 8
+    np.testing.assert_allclose(model.coefficients().coef,
+                               _firth_reference(np.c_[np.ones(8), data.age], data.treated.to_numpy(float)),
+                               rtol=0, atol=1e-6)
+    assert np.all(np.diff(model.propensity) > 0)
+
+
+def test_finite_mle_is_never_replaced_by_firth():
+    # close to separation (one comparison person among the x = 1) but the MLE exists
+    x = np.r_[np.zeros(50), np.ones(30)]
+    treated = np.r_[np.ones(5), np.zeros(45), np.ones(29), np.zeros(1)].astype(int)
+    model = fit_propensity(pd.DataFrame({"treated": treated, "x": x}), "treated", ["x"])
+    assert model.estimator == "maximum likelihood" and model.separated == ()
+    np.testing.assert_allclose(model.coefficients().coef,
+                               [math.log(5 / 45), math.log(29) - math.log(5 / 45)], atol=1e-9)
+
+
+def test_collinear_columns_are_dropped_as_r_does():
     rng = np.random.default_rng(2)
     n = 200
     data = pd.DataFrame({"treated": (rng.random(n) < 0.3).astype(int), "a": rng.normal(size=n),
                          "b": rng.normal(size=n)})
     data["c"] = data.a + 2 * data.b
-    with pytest.raises(PropensityModelError, match="collinear covariates.*a, b, c"):
-        match(data, "treated", ["a", "b", "c"])
+    data["d"] = data.a + 5.0  # the same as a up to the constant
+    result = match(data, "treated", ["a", "b", "c", "d"])
+    model = result.propensity_model
+    assert model.dropped_collinear == ("c", "d")  # the earliest columns are kept
+    assert model.columns == ("const", "a", "b")
+    assert result.summary()["dropped_collinear_terms"] == ["c", "d"]
+    assert model.result.mle_retvals["dropped_collinear_terms"] == ["c", "d"]
+    reference = fit_propensity(data, "treated", ["a", "b"])
+    np.testing.assert_allclose(model.coefficients().coef, reference.coefficients().coef, atol=1e-12)
+    # a column listed before the ones it duplicates is the one kept
+    model = fit_propensity(data, "treated", ["d", "a", "b"])
+    assert model.dropped_collinear == ("a",) and model.columns == ("const", "d", "b")
 
 
-def test_non_convergence_is_a_clear_error():
-    # complete separation by a numeric covariate
-    data = pd.DataFrame({"treated": [0, 0, 0, 0, 1, 1, 1, 1], "age": [1.0, 2, 3, 4, 5, 6, 7, 8]})
-    with pytest.raises(PropensityModelError, match="did not converge"):
-        match(data, "treated", ["age"])
+def test_collinear_dummies_with_separation():
+    # region "west" is held by comparison people only, and "wales" duplicates "west"
+    rng = np.random.default_rng(12)
+    n = 200
+    data = pd.DataFrame({"treated": (rng.random(n) < 0.4).astype(int), "age": rng.normal(30, 8, n),
+                         "region": rng.choice(["north", "south", "west"], n)})
+    data.loc[data.region == "west", "treated"] = 0
+    data["wales"] = (data.region == "west").astype(float)
+    model = fit_propensity(data, "treated", ["age", "region", "wales"])
+    assert model.dropped_collinear == ("wales",)
+    assert model.estimator == "Firth penalised likelihood"
+    assert model.separated == ("region_west",)
+
+
+def test_uncentred_year_and_its_square_are_not_collinear():
+    # an index year and its square: nearly collinear when uncentred, but not aliased (R keeps both)
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    year = rng.integers(2010, 2021, n).astype(float)
+    data = pd.DataFrame({"year": year, "year2": year ** 2, "age": rng.normal(30, 8, n)})
+    eta = -2 + 0.3 * (year - 2015) - 0.05 * (year - 2015) ** 2 + 0.02 * (data.age - 30)
+    data["treated"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    model = fit_propensity(data, "treated", ["year", "year2", "age"])
+    assert model.dropped_collinear == ()
+    assert model.estimator == "maximum likelihood"
+    centred = np.c_[np.ones(n), year - 2015, (year - 2015) ** 2, data.age]
+    reference = sm.Logit(data.treated.to_numpy(float), centred).fit(disp=0, tol=1e-12, maxiter=100)
+    # compare fitted log odds (the uncentred coefficients are ill-conditioned, the fit is not)
+    np.testing.assert_allclose(model.linear_predictor, centred @ reference.params, rtol=0, atol=1e-7)
+
+
+def test_the_propensity_model_error_remains_for_what_cannot_be_fitted():
+    assert "cannot be fitted" in PropensityModelError.__doc__
 
 
 @pytest.mark.parametrize("kwargs,message", [
