@@ -30,6 +30,17 @@ def covariate_words(name: str) -> str:
             "disposal_kind": "disposal kind"}.get(name, name.replace("_", " "))
 
 
+def term_words(term: str) -> str:
+    """A propensity model term in words: a covariate (:func:`covariate_words`) or, for a level of a
+    categorical covariate ("region_North West"), "region = North West"."""
+    from jdl.measures import CATEGORICAL_COVARIATES
+
+    for column in CATEGORICAL_COVARIATES:
+        if term.startswith(column + "_"):
+            return f"{covariate_words(column)} = {term[len(column) + 1:]}"
+    return covariate_words(term)
+
+
 def _listing(items) -> str:
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -87,10 +98,11 @@ def model_words(result, plan=None) -> str:
     model = result.propensity_model
     covariates = [covariate_words(c) for c in result.covariates]
     estimator = getattr(model, "estimator", "maximum likelihood")
-    separated = tuple(getattr(model, "separated", ()))
+    # the intercept moves with a separating covariate (x <= c): name the covariates only
+    separated = tuple(t for t in getattr(model, "separated", ()) if t != "const")
     if estimator.lower().startswith("firth"):
         fit = ("fitted by Firth's penalised likelihood, because the groups are separated on "
-               + _listing(markdown_text(t) for t in separated)
+               + _listing(markdown_text(term_words(t)) for t in separated)
                + " (some people could be classed as taking part or not from these alone, so the ordinary "
                "maximum likelihood estimate does not exist)") if separated else "fitted by Firth's penalised likelihood"
     else:
@@ -104,10 +116,10 @@ def model_words(result, plan=None) -> str:
     collinear = tuple(getattr(model, "dropped_collinear", ()))
     constant = tuple(model.dropped_constant)
     if constant:
-        text += " Model terms left out because they do not vary: " + _listing(markdown_text(t) for t in constant) + "."
+        text += " Model terms left out because they do not vary: " + _listing(markdown_text(term_words(t)) for t in constant) + "."
     if collinear:
         text += (" Model terms left out because they are exact linear combinations of others: "
-                 + _listing(markdown_text(t) for t in collinear) + ".")
+                 + _listing(markdown_text(term_words(t)) for t in collinear) + ".")
     return text
 
 

@@ -4,6 +4,7 @@ group profile, the report texts and the figures."""
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.patches import FancyBboxPatch
@@ -182,3 +183,54 @@ def test_attrition_figure_prints_the_published_strings_and_draws_no_bars():
 def test_number_needed_sentence_infinite():
     from jdl.words import number_needed_sentence
     assert "No treatment group, however large" in number_needed_sentence(math.inf)
+
+
+def _separated_data(seed=1, n=400):
+    """Treated people have 0 to 2 previous breaches, the pool 2 to 9: quasi-complete separation by a
+    count that is not constant among the treated."""
+    rng = np.random.default_rng(seed)
+    treated = np.r_[np.ones(60, int), np.zeros(n - 60, int)]
+    breaches = np.where(treated == 1, rng.integers(0, 3, n), rng.integers(2, 10, n))
+    return pd.DataFrame({"treated": treated, "age": rng.uniform(18, 60, n), "previous_breaches": breaches})
+
+
+def test_the_model_note_names_firth_and_the_separating_covariate():
+    from jdl import match
+
+    result = match(_separated_data(), covariates=["age", "previous_breaches"])
+    assert result.propensity_model.estimator == "Firth penalised likelihood"
+    assert result.propensity_model.separated == ("const", "previous_breaches")   # x <= 2 involves the constant
+    assert report.model_words(result) == (
+        "The propensity score comes from a logistic regression of taking part on 2 covariates, fitted by "
+        "Firth's penalised likelihood, because the groups are separated on previous breaches (some people "
+        "could be classed as taking part or not from these alone, so the ordinary maximum likelihood estimate "
+        "does not exist): age and previous breaches.")
+    assert report.estimator_words(result) == "fitted by Firth's penalised likelihood"
+
+
+def test_the_matching_note_is_the_match_that_was_run():
+    from jdl import match
+
+    data = _separated_data(2)
+    data["previous_breaches"] = np.random.default_rng(3).integers(0, 10, len(data))
+    radius = match(data, covariates=["age", "previous_breaches"])
+    assert report.estimator_words(radius) == "fitted by maximum likelihood"
+    assert report.matching_words(radius) == (
+        "Radius matching with replacement on the logit of the propensity score: each treated person is matched "
+        "with every comparison person within a caliper of 0.2 standard deviations of the logit of the propensity "
+        "score (the standard deviation over the treatment group and the comparison pool together, so "
+        f"{radius.caliper_width:.4g} on that scale); each comparison person weighted 1/(number of comparison "
+        "people matched to a treated person), summed over the treated people they are matched to. Treated people "
+        "with no comparison person inside the caliper leave the analysis (no comparison match).")
+    nearest = match(data, covariates=["age"], method="nearest", replace=False, caliper=None, m_order="data")
+    assert report.matching_words(nearest) == (
+        "Nearest-neighbour matching, 1:1 without replacement, on the propensity score (R's MatchIt rules): "
+        "treated people are taken in data order, and each is matched with its nearest comparison person with no "
+        "caliper; each matched comparison person weighted 1.")
+
+
+def test_model_terms_in_words():
+    assert report.term_words("region_North West") == "region = North West"
+    assert report.term_words("ethnicity_group_Black") == "ethnicity group = Black"
+    assert report.term_words("oasys_drugs") == "OASys need: drugs"
+    assert report.term_words("previous_custodial_sentences") == "previous custodial sentences"
