@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,6 +53,36 @@ def validate(path: Path, national_dir: Path | None, setting: str | None) -> None
 DEFAULT_NATIONAL = Path("data/national")
 DEFAULT_UPLOADS = Path("data/uploads")
 DEFAULT_TRUTH = Path("data/truth/programmes.json")
+DEFAULT_PARAMS = Path("params")
+MONTH_HELP = ("MONTH is a month's name, e.g. 2014-03: its requests are the params files in PARAMS/MONTH "
+              "(params/2014-03 by default). A path to that folder (params/2014-03) works too; --params is "
+              "then not needed.")
+
+
+def month_folder(ctx: click.Context, month: str, params_root: Path) -> tuple[Path, str]:
+    """``jdl run`` and ``jdl summary`` take the month the same way: a month's name (``2014-03``,
+    under ``--params``, default ``params``) or a path to the month's params folder
+    (``params/2014-03``, anything holding a path separator). Returns the params folder holding
+    the month's folder and the month's name. A path with an explicit ``--params`` is a usage
+    error (the two would disagree)."""
+    separators = {os.sep, *((os.altsep,) if os.altsep else ())}
+    if not any(separator in month for separator in separators):
+        if month in ("", ".", ".."):
+            raise click.BadParameter(f"'{month}' is not a month: give one such as 2014-03", param_hint="MONTH")
+        return params_root, month
+    if ctx.get_parameter_source("params_root") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(f"{month} is a folder's path; give a month's name (e.g. 2014-03) with --params, "
+                               "or the folder's path without --params")
+    folder = Path(month)
+    if folder.name in ("", ".", ".."):
+        folder = folder.resolve()
+    return folder.parent, folder.name
+
+
+def _params_option(func):
+    return click.option("--params", "params_root", type=click.Path(file_okay=False, path_type=Path),
+                        default=DEFAULT_PARAMS, show_default=True,
+                        help="The params folder: one sub-folder a month, one YAML file a request.")(func)
 
 
 def _check_people(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -190,7 +221,8 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
 
     from jdl.bulletin import build_summary
     from jdl.demo import MONTHS, missing_demo_uploads, write_demo_params
-    from jdl.runner import MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line, run_month
+    from jdl.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, describe_error,
+                            outcome_line, run_month)
     from jdl.synth import SynthConfig, make_private_tree, synthesise
 
     started = time.perf_counter()
@@ -232,14 +264,15 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
             click.echo(f"  bulletin: {summary.with_suffix('.html')} and .pdf")
         except Exception as error:  # one failing bulletin must not stop the other months
             failed = True
-            click.echo(f"  bulletin failed: {type(error).__name__}", err=True)
+            click.echo(f"  bulletin failed: {describe_error(error)}", err=True)
     click.echo(f"done in {time.perf_counter() - started:.0f} s. Reports: {outputs_root}/<month>/<id>/report.html "
                f"and report.pdf (executed notebooks: report.ipynb); bulletins: {outputs_root}/<month>/summary.html")
     sys.exit(1 if failed else 0)
 
 
-@main.command()
-@click.argument("month_dir", type=click.Path(path_type=Path))
+@main.command(epilog=MONTH_HELP)
+@click.argument("month")
+@_params_option
 @click.option("--outputs", "outputs_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
 @click.option("--national", "national_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -257,10 +290,13 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
                    "local processes; the workers must see the same files at the same paths.")
 @click.option("--uploads", "uploads_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder every request's upload must lie in, symlinks resolved "
-                   "[default: data/uploads of the project MONTH_DIR is in, i.e. MONTH_DIR/../../data/uploads].")
-def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, timeout: float,
-        workers: int | None, publish: bool, dask_scheduler: str | None, uploads_dir: Path | None) -> None:
-    """Execute the report template once for each request of MONTH_DIR (e.g. params/2014-03).
+                   "[default: data/uploads of the project the params folder is in, i.e. PARAMS/../data/uploads].")
+@click.pass_context
+def run(ctx: click.Context, month: str, params_root: Path, outputs_dir: Path, national_dir: Path, notebook: Path,
+        timeout: float, workers: int | None, publish: bool, dask_scheduler: str | None,
+        uploads_dir: Path | None) -> None:
+    """Execute the report template once for each request of MONTH (e.g. 2014-03, the params
+    files in params/2014-03).
 
     Writes OUTPUTS/<month>/<id>/report.ipynb (and report.html, report.pdf unless --no-publish)
     and OUTPUTS/<month>/run.json and run.log. Withdrawn and in-progress requests are listed, not
@@ -275,6 +311,8 @@ def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, 
 
     if dask_scheduler and workers:
         raise click.UsageError("--workers applies to local processes; leave it out with --dask-scheduler")
+    params_root, month = month_folder(ctx, month, params_root)
+    month_dir = params_root / month
     try:
         load_month(month_dir, uploads_dir=uploads_dir)
     except ParamsError as error:
@@ -328,22 +366,24 @@ def run(month_dir: Path, outputs_dir: Path, national_dir: Path, notebook: Path, 
     sys.exit(1 if month_run.failed or record_failed is not None else 0)
 
 
-@main.command()
+@main.command(epilog=MONTH_HELP)
 @click.argument("month")
-@click.option("--params", "params_root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("params"), show_default=True, help="The params folder (one sub-folder a month).")
+@_params_option
 @click.option("--outputs", "outputs_root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
 @click.option("--publish/--no-publish", default=True, show_default=True,
               help="Also write summary.html and summary.pdf.")
-def summary(month: str, params_root: Path, outputs_root: Path, publish: bool) -> None:
-    """Build the summary bulletin of MONTH (a params folder name such as 2014-03).
+@click.pass_context
+def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Path, publish: bool) -> None:
+    """Build the summary bulletin of MONTH (e.g. 2014-03, the params files in params/2014-03).
 
-    Executes notebooks/monthly_summary.ipynb into OUTPUTS/MONTH/summary.ipynb and, unless
-    --no-publish, publishes summary.html and summary.pdf beside it.
+    Executes notebooks/monthly_summary.ipynb over every report to date into
+    OUTPUTS/MONTH/summary.ipynb and, unless --no-publish, publishes summary.html and summary.pdf
+    beside it.
     """
     from jdl import bulletin
 
+    params_root, month = month_folder(ctx, month, params_root)
     if not (params_root / month).is_dir():
         raise click.BadParameter(f"no params folder {params_root / month}", param_hint="MONTH")
     notebook = bulletin.build_summary(month, params_root, outputs_root, publish=publish)

@@ -80,7 +80,20 @@ not over TCP on localhost, where any local user could subscribe to the kernel's 
 Errors. A failed request is recorded with an error text built only from the exception's type
 (plus, for an error in a cell, the exception class name ``ename``, the cell index and the
 execution count, and for a system error its errno name and the system's text for it), never from
-exception messages or tracebacks, which may echo values from the upload.
+exception messages or tracebacks, which may echo values from the upload. The one exception is an
+error the lab itself raises with fixed wording (:mod:`jdl.errors`): when the class name is on
+its allow-list and the message matches one of that class's templates in full, the lab's words
+for it are added (``PapermillExecutionError: ValueError: method must be one of radius, nearest
+(raised in cell 5, In [4])``), rebuilt from the template, never copied from the message.
+
+Kernel and worker output. Nothing a kernel or a pool worker writes to its stdout or stderr reaches
+the terminal of ``jdl run``: a cell's output is captured in the notebook (and scrubbed if it
+fails), but a kernel's own log (its warnings, "KeyboardInterrupt caught in kernel", tracebacks
+while it shuts down) and anything written straight to its file descriptors (by a C library or a
+child process, and so possibly holding upload values) would otherwise land there. Each kernel's
+stdout and stderr are ``/dev/null`` (:class:`PrivateKernelManager`, also used by the bulletin),
+and so are each pool worker's (:func:`_init_worker`); papermill's log (say "Timeout waiting for
+execute reply") is not printed either. What happened is in ``run.json`` and ``run.log``.
 
 Reruns. The parameters papermill injects are exactly :meth:`jdl.requests.Request.parameters`
 (with ``national_dir`` made absolute): papermill's built-in ``pm`` values (run uuid, current time)
@@ -103,12 +116,15 @@ import contextlib
 import datetime as dt
 import errno as errno_module
 import json
+import logging
 import math
 import multiprocessing
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -121,6 +137,7 @@ from jupyter_client import AsyncKernelManager
 from traitlets import default
 
 from jdl.atomic import atomic_path, current_umask, file_mode, fsync_dir, fsync_file, write_text_atomically
+from jdl.errors import safe_reason
 from jdl.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, PUBLISHED, REPORT_NOTEBOOK, RUN_JSON, WITHDRAWN,
                           Request, load_month, read_scraps)
 
@@ -149,6 +166,11 @@ SCRUBBED = "(message removed: it may quote personal data)"
 STAGE_PREFIX = ".publishing."
 # Signals that stop a run (SIGINT arrives as KeyboardInterrupt).
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+# papermill logs to its own logger ("Timeout waiting for execute reply", ...); with no logging
+# configured, Python would print its warnings on stderr. A handler that drops them keeps them off
+# the terminal; a caller that configures logging still gets them through the root logger.
+logging.getLogger("papermill").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -369,8 +391,11 @@ def describe_error(error: BaseException, cell_index: int | None = None, timeout:
     for papermill's ``PapermillExecutionError`` the exception class raised in the notebook
     (``ename``), the cell index and the execution count; for an OSError with an errno, the errno's
     name and the system's text for it (``OSError (ENOSPC: No space left on device)``). Never
-    ``str(error)``, ``evalue``, a file name or a traceback. ``cell_index``: the cell running when it
-    happened, if known; ``timeout``: the request's time limit in seconds, for a cell timeout."""
+    ``str(error)``, ``evalue``, a file name or a traceback, with one exception: for an error the
+    lab raises with fixed wording (:func:`jdl.errors.safe_reason`: its class on the allow-list, its
+    message one of the class's templates), the lab's words for it, as ``ValueError: method must be
+    one of radius, nearest``. ``cell_index``: the cell running when it happened, if known;
+    ``timeout``: the request's time limit in seconds, for a cell timeout."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
@@ -378,7 +403,12 @@ def describe_error(error: BaseException, cell_index: int | None = None, timeout:
     where = f" in cell {cell_index}" if cell_index is not None else ""
     if isinstance(error, PapermillExecutionError):
         ename = error.ename if isinstance(error.ename, str) and error.ename.isidentifier() else "an exception"
-        count = f" (In [{error.exec_count}])" if isinstance(error.exec_count, int) else ""
+        exec_count = error.exec_count if isinstance(error.exec_count, int) else None
+        reason = safe_reason(error.ename, error.evalue)
+        if reason is not None:
+            count = f", In [{exec_count}]" if exec_count is not None else ""
+            return f"{kind}: {ename}: {reason} (raised in cell {error.cell_index}{count})"
+        count = f" (In [{exec_count}])" if exec_count is not None else ""
         return f"{kind}: {ename} raised in cell {error.cell_index}{count}"
     if isinstance(error, _KernelStartError):
         return (f"{type(error.original).__name__}: the kernel did not start "
@@ -394,7 +424,9 @@ def describe_error(error: BaseException, cell_index: int | None = None, timeout:
         return f"{kind}: the executed notebook is not a complete, valid notebook"
     if isinstance(error, OSError) and _system_error(error):
         return f"{kind} ({_system_error(error)}){where}"
-    return kind + where
+    message = error.args[0] if len(error.args) == 1 else None
+    reason = safe_reason(kind, message)
+    return f"{kind}: {reason}{where}" if reason is not None else kind + where
 
 
 def _read_scraps(notebook_path: Path) -> tuple[str, str]:
@@ -569,7 +601,8 @@ def _new_temp(out_dir: Path) -> Path:
 
 class PrivateKernelManager(AsyncKernelManager):
     """nbclient's kernel manager with its channels on Unix domain sockets (``ipc`` transport) in an
-    owner-only temporary folder of its own, removed with the kernel (see the module docstring)."""
+    owner-only temporary folder of its own, removed with the kernel, and the kernel's stdout and
+    stderr sent to ``/dev/null`` (see the module docstring)."""
 
     @default("transport")
     def _transport_default(self) -> str:
@@ -582,6 +615,12 @@ class PrivateKernelManager(AsyncKernelManager):
         self._socket_dir = Path(tempfile.mkdtemp(prefix="jdl-kernel-"))
         _in_flight.add(self._socket_dir)
         self.ip = str(self._socket_dir / "k")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        # The kernel's own output (its log, tracebacks while it shuts down, whatever a library or
+        # a child process writes to its file descriptors) never reaches this process's terminal.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        await super()._async_launch_kernel(kernel_cmd, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -834,11 +873,28 @@ def _share_cores(threads: int) -> None:
         os.environ.setdefault(name, str(threads))
 
 
+def _silence_output() -> None:
+    """Point this process's stdout and stderr (file descriptors 1 and 2, so the Python streams,
+    C libraries and child processes alike) at ``/dev/null``."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(AttributeError, ValueError, OSError):
+                    stream.flush()
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+
+
 def _init_worker(threads: int, umask: int, lifeline) -> None:
-    """Pool worker initializer: share the cores (:func:`_share_cores`), take the run's umask,
+    """Pool worker initializer: send its output to ``/dev/null`` (a worker reports through its
+    results, never the terminal), share the cores (:func:`_share_cores`), take the run's umask,
     ignore Ctrl-C (the terminal sends it to the whole process group; the run decides), stop at
     once on SIGTERM or SIGHUP, and watch the lifeline (see the module docstring)."""
     global _lifeline
+    _silence_output()
     _share_cores(threads)
     os.umask(umask)
     _lifeline = lifeline
@@ -1184,13 +1240,14 @@ def read_run(path: str | os.PathLike) -> MonthRun:
 
 
 def outcome_line(outcome: RequestOutcome, run: MonthRun) -> str:
-    """One human-readable line for a request of ``run``: id, status, verdict or error, seconds and
+    """One human-readable line for a request of ``run``: id, status, verdict (when it is not the
+    status again: a request not processed has the verdict "not processed") or error, seconds and
     where its report is (relative to the current directory when inside it, else to the run's
     outputs folder)."""
     parts = [outcome.id, outcome.status]
     if outcome.failed:
         parts.append(outcome.error or "")
-    elif outcome.verdict is not None:
+    elif outcome.verdict is not None and outcome.verdict != outcome.status:  # "not processed" once
         parts.append(outcome.verdict)
     if outcome.status not in (*NOT_RUN, INTERRUPTED):
         parts.append(f"{outcome.seconds:.1f} s")
