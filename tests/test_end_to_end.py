@@ -149,7 +149,7 @@ def test_published_report_shows_every_section_in_order_with_code_hidden(project)
 def test_executed_notebook_keeps_code_and_outputs_for_reviewers(project):
     notebook = nbformat.read(report(project, 1) / "report.ipynb", as_version=4)
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    assert any("match_cohort" in c.source for c in code)
+    assert any("analyse(" in c.source for c in code)
     assert all(c.get("execution_count") for c in code)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in code)
 
@@ -267,3 +267,46 @@ def test_demo_runs_the_whole_pilot(project, tmp_path):
     for notebook in sorted((tmp_path / "outputs").rglob("*.ipynb")):
         outputs = [o for c in nbformat.read(notebook, as_version=4).cells for o in c.get("outputs", [])]
         assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], notebook.name
+
+
+def test_jdl_analyse_gives_the_numbers_the_report_published(project):
+    """The same numbers come out of jdl.analyse in Python as out of the published report: every
+    scrap, compared as the report glued it (JSON, None for what is not glued)."""
+    import json as json_module
+
+    import jdl
+    from jdl.requests import _json_ready
+
+    root = project["root"]
+    for number, request in ((1, REQUESTS[0]), (2, REQUESTS[1])):
+        params = demo_params(request)
+        analysis = jdl.analyse(root / params["upload"], params["setting"], root / "data/national",
+                               request={"request_id": params["id"], "organisation": params["organisation"],
+                                        "programme": params["programme"], "programme_type": params["programme_type"],
+                                        "date_received": params["date_received"]},
+                               uploads_dir=root / "data/uploads")
+        published = read_scraps(report(project, number) / "report.ipynb")
+        computed = json_module.loads(json_module.dumps(_json_ready(analysis.scraps())))
+        assert computed.keys() == published.keys()
+        for name, value in computed.items():
+            assert value == published[name], name
+        assert analysis.processed == (number == 1)
+
+
+def test_rematch_gives_a_new_analysis_and_leaves_the_first_unchanged(project):
+    import jdl
+
+    root = project["root"]
+    analysis = jdl.analyse(root / "data/uploads/gateway-mentoring.xlsx", "custody", root / "data/national")
+    before = (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps()["match"])
+    nearest = analysis.rematch(method="nearest", ratio=2, caliper=0.1)
+    assert nearest is not analysis and nearest.match is not analysis.match
+    assert nearest.scraps()["match"]["method"] == "nearest" and nearest.match_options == {
+        "method": "nearest", "ratio": 2, "caliper": 0.1}
+    assert (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps()["match"]) == before
+    assert analysis.match_options == {}
+    assert nearest.headline != analysis.headline
+    # the summaries hold aggregates only: no name, id or date of birth of the upload
+    shown = repr(analysis) + analysis._repr_html_() + repr(nearest) + nearest._repr_html_()
+    vocabulary = own_vocabulary()
+    assert not {value for value in personal_values(root) if value in shown and value not in vocabulary}
