@@ -1,18 +1,32 @@
 """jdl: an open re-implementation of the Justice Data Lab.
 
 ``jdl.analyse(upload, setting, national)`` runs one request end to end and returns an
-:class:`jdl.analysis.Analysis`. Each stage is a module with plain functions from plain data to
-plain data: ``synth`` (synthetic national data and programmes), ``template`` (the blank Data
-Upload Template), ``validate`` (checking a filled template), ``linkage``, ``index_events``,
-``cohort``, ``matching``, ``balance``, ``compare``, ``subgroups``, ``disclosure``, ``report``,
-``runner`` and ``bulletin``.
+:class:`jdl.analysis.Analysis`. The sub-packages follow the data flow; each imports only those
+before it (tests/test_layout.py checks there is no import cycle, between modules or packages):
+
+- ``jdl.upload``: the Data Upload Template (columns, the blank workbook), reading and checking a
+  filled one (``validate``), identifiers and names (``identifiers``);
+- ``jdl.cohort``: the national data, linkage, index events, attrition, the
+  measures (covariates and outcomes in DuckDB), and the cohort (``build``);
+- ``jdl.stats``: the design matrix, the propensity model and matching, the match plan, balance,
+  comparisons, sensitivity, sub-groups, power, disclosure control and the profile;
+- ``jdl.report``: the report's words and method notes (``text``), figures, provenance, and
+  nbconvert export (``publish``, its ``templates``);
+- ``jdl.run``: params files (``requests``), the papermill runner, the safe error channel
+  (``errors``), the bulletin and retention;
+- ``jdl.synth``: the synthetic national data and uploads (``world``) and the demo month (``demo``).
+
+Shared by all: ``jdl.words`` (numbers and verdicts in words), ``jdl.window`` (the national
+data's window: extract date, follow-up, the dates a request may use), ``jdl.atomic`` (safe file
+writes), ``jdl.paths``. On top: ``jdl.analysis`` (one request as one object) and ``jdl.cli`` (the ``jdl``
+command, also ``python -m jdl``).
 """
 
 __version__ = "0.1.0"
 
 # ``jdl.match``, ``jdl.welch_compare`` and friends, imported on first use so ``import jdl`` stays light
-_LAZY = {"analyse": "jdl.analysis", "Analysis": "jdl.analysis", "match": "jdl.matching", "MatchResult": "jdl.matching", "love_plot": "jdl.balance",
-         "overlap_plot": "jdl.balance", "welch_compare": "jdl.compare", "Comparison": "jdl.compare"}
+_LAZY = {"analyse": "jdl.analysis", "Analysis": "jdl.analysis", "match": "jdl.stats.matching", "MatchResult": "jdl.stats.matching", "love_plot": "jdl.stats.balance",
+         "overlap_plot": "jdl.stats.balance", "welch_compare": "jdl.stats.compare", "Comparison": "jdl.stats.compare"}
 
 
 def __getattr__(name):

@@ -19,21 +19,24 @@ package code; the template only renders them. Attributes that hold personal data
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
 
-from jdl import attrition, disclosure, subgroups, words
-from jdl.cohort import NoComparison, build_cohort, match_cohort, match_scrap, treated_attributes
-from jdl.compare import compare_measures, number_needed
-from jdl.matching import PropensityModelError
-from jdl.national import NationalData
-from jdl.profile import profile_table
-from jdl.requests import check_text, confine_upload
-from jdl.sensitivity import headline_e_value, regression_adjusted
-from jdl.validate import validate_upload
+from jdl.cohort import attrition
+from jdl.stats import disclosure, subgroups
+from jdl import words
+from jdl.stats.plan import NoComparison, match_cohort, match_scrap
+from jdl.cohort.build import build_cohort, treated_attributes
+from jdl.stats.compare import compare_measures, number_needed
+from jdl.stats.matching import PropensityModelError
+from jdl.cohort.national import NationalData
+from jdl.stats.profile import profile_table
+from jdl.run.requests import check_text, confine_upload
+from jdl.stats.sensitivity import headline_e_value, regression_adjusted
+from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
 
 PUBLISHED, NOT_PROCESSED = "published", "not processed"
@@ -53,7 +56,7 @@ class HeadlineNotReported(ValueError):
 @dataclass(frozen=True)
 class Request:
     """What the params file says of a request (all text from outside: checked by
-    :func:`jdl.requests.check_text`). An analyst exploring a cohort can leave the defaults."""
+    :func:`jdl.run.requests.check_text`). An analyst exploring a cohort can leave the defaults."""
 
     request_id: str = "exploration"
     organisation: str = "Organisation"
@@ -135,13 +138,13 @@ class Analysis:
 
     @cached_property
     def measures(self) -> list:
-        """The eleven measures compared (:class:`jdl.compare.MeasureComparison`), gates applied."""
+        """The eleven measures compared (:class:`jdl.stats.compare.MeasureComparison`), gates applied."""
         self._need_processed("the comparison of measures")
         return compare_measures(self.data, self.match.weights)
 
     @cached_property
     def headline(self):
-        """The one-year proven re-offending rate comparison (:class:`jdl.compare.Comparison`).
+        """The one-year proven re-offending rate comparison (:class:`jdl.stats.compare.Comparison`).
         Raises :class:`HeadlineNotReported` when the rate fails its gate."""
         rate = self.measures[0]
         if rate.comparison is None:
@@ -166,7 +169,7 @@ class Analysis:
 
     @cached_property
     def balance(self):
-        """The balance table of the match (:class:`jdl.balance.Balance`)."""
+        """The balance table of the match (:class:`jdl.stats.balance.Balance`)."""
         self._need_processed("the balance")
         return self.match.balance()
 
@@ -199,14 +202,14 @@ class Analysis:
 
     @cached_property
     def subgroups(self) -> list:
-        """Every sub-group, run or listed with the reason (:func:`jdl.subgroups.subgroup_analyses`)."""
+        """Every sub-group, run or listed with the reason (:func:`jdl.stats.subgroups.subgroup_analyses`)."""
         return subgroups.subgroup_analyses(self.cohort.data, self.treated_analysed.index, self.attributes,
                                            self.balance.poor, publication=self.publication,
                                            **self.match_options)
 
     @cached_property
     def region(self):
-        """The match controlled for region (:class:`jdl.subgroups.RegionAnalysis`)."""
+        """The match controlled for region (:class:`jdl.stats.subgroups.RegionAnalysis`)."""
         self._need_processed("the match controlled for region")
         return subgroups.controlled_for_region(self.cohort.data, **self.match_options)
 
@@ -215,6 +218,16 @@ class Analysis:
         """The comparison pool's one-year proven re-offending rate (None without a pool)."""
         pool = self.cohort.data.loc[self.cohort.data["treated"] == 0, "reoffended"]
         return float(pool.mean()) if len(pool) else None
+
+    @cached_property
+    def provenance(self) -> dict:
+        """What ran on which data (:func:`jdl.report.provenance.provenance`): jdl's version and
+        commit, the libraries, the national data's manifest and digests, the upload's SHA-256
+        (never its content), the request's params and the run date."""
+        from jdl.report.provenance import provenance
+
+        params = {**asdict(self.request), "setting": self.setting, "options": dict(self.match_options)}
+        return provenance(self.upload, self.national_dir, params)
 
     # ---------------------------------------------------------------- contract and summaries
 
@@ -228,7 +241,7 @@ class Analysis:
                                "the report is not published")
 
     def scraps(self) -> dict:
-        """Exactly what the report glues (:data:`jdl.requests.SCRAPS`), after the disclosure check."""
+        """Exactly what the report glues (:data:`jdl.run.requests.SCRAPS`), after the disclosure check."""
         self.check_disclosure()
         processed = self.processed
         headline = self.headline if processed else None

@@ -19,7 +19,7 @@ def main() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def template(path: Path) -> None:
     """Write the blank Data Upload Template (.xlsx) to PATH."""
-    from jdl.template import write_template
+    from jdl.upload.template import write_template
 
     written = write_template(path)
     click.echo(f"wrote the blank Data Upload Template to {written}")
@@ -39,7 +39,7 @@ def validate(path: Path, national_dir: Path | None, setting: str | None) -> None
     one-line summary; exits 1 when an error blocks the request, else 0. Never prints a value from
     the file.
     """
-    from jdl.validate import validate_upload
+    from jdl.upload.validate import validate_upload
     from jdl.window import DataWindow
 
     window = DataWindow.from_national(national_dir) if national_dir else None
@@ -86,7 +86,7 @@ def _params_option(func):
 
 
 def _check_people(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    from jdl.synth import MIN_PEOPLE
+    from jdl.synth.world import MIN_PEOPLE
 
     if value is not None and value < MIN_PEOPLE:
         raise click.BadParameter(
@@ -114,7 +114,7 @@ def synth(n_people: int | None, seed: int | None, national_dir: Path, uploads_di
     whatever the umask: they hold (synthetic) names, dates of birth and ids."""
     import time
 
-    from jdl.synth import SynthConfig, TooFewPeopleError, short_programmes, synthesise
+    from jdl.synth.world import SynthConfig, TooFewPeopleError, short_programmes, synthesise
 
     config = SynthConfig(**{k: v for k, v in {"n_people": n_people, "seed": seed}.items() if v is not None})
     started = time.perf_counter()
@@ -158,8 +158,8 @@ def purge(month: str | None, older_than_days: int | None, params_root: Path, out
     did to OUTPUTS/MONTH/retention.json. With --older-than DAYS and no MONTH, purges every month
     (a scheduled job's form). Exits 1 if a file could not be deleted, 2 if nothing could be done.
     """
-    from jdl.requests import ParamsError
-    from jdl.retention import RetentionError, purge_all, purge_month
+    from jdl.run.requests import ParamsError
+    from jdl.run.retention import RetentionError, purge_all, purge_month
 
     if month is None and older_than_days is None:
         raise click.UsageError("name a MONTH (e.g. 2014-03), or give --older-than DAYS to purge every month")
@@ -219,11 +219,11 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
     """
     import time
 
-    from jdl.bulletin import build_summary
-    from jdl.demo import MONTHS, missing_demo_uploads, write_demo_params
-    from jdl.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, describe_error,
-                            outcome_line, run_month)
-    from jdl.synth import SynthConfig, make_private_tree, synthesise
+    from jdl.run.bulletin import build_summary
+    from jdl.synth.demo import MONTHS, missing_demo_uploads, write_demo_params
+    from jdl.run.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, describe_error,
+                                outcome_line, run_month)
+    from jdl.synth.world import SynthConfig, make_private_tree, synthesise
 
     started = time.perf_counter()
     # the uploads go after `jdl purge`: rebuild them (same seed: the same data) rather than fail
@@ -305,9 +305,9 @@ def run(ctx: click.Context, month: str, params_root: Path, outputs_dir: Path, na
     the signal's number (130 for Ctrl-C, 143 for SIGTERM) when stopped, after recording the
     requests not finished as interrupted.
     """
-    from jdl.requests import ParamsError, load_month
-    from jdl.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line,
-                            run_month)
+    from jdl.run.requests import ParamsError, load_month
+    from jdl.run.runner import (MonthLockedError, OutputsError, RunInterrupted, RunRecordError, outcome_line,
+                                run_month)
 
     if dask_scheduler and workers:
         raise click.UsageError("--workers applies to local processes; leave it out with --dask-scheduler")
@@ -381,7 +381,7 @@ def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Pat
     OUTPUTS/MONTH/summary.ipynb and, unless --no-publish, publishes summary.html and summary.pdf
     beside it.
     """
-    from jdl import bulletin
+    from jdl.run import bulletin
 
     params_root, month = month_folder(ctx, month, params_root)
     if not (params_root / month).is_dir():
@@ -410,7 +410,7 @@ if __name__ == "__main__":
 def power(baseline_rate: float, reduction: float, ratio: float, alpha: float, power_: float) -> None:
     """People needed in the treatment group to detect a REDUCTION in the re-offending rate from
     BASELINE-RATE (two-sided test of two proportions, statsmodels' power tools)."""
-    from jdl.power import people_needed, power_sentence
+    from jdl.stats.power import people_needed, power_sentence
 
     try:
         n = people_needed(baseline_rate, reduction, alpha=alpha, power=power_, ratio=ratio)

@@ -1,6 +1,6 @@
 """Words and rounding for reports (methodology section 7).
 
-Statistics are computed elsewhere (:mod:`jdl.compare`) as unrounded numbers; this module only turns
+Statistics are computed elsewhere (:mod:`jdl.stats.compare`) as unrounded numbers; this module only turns
 them into rounded text. Every figure goes through one rounding function, :func:`_fmt`, which rounds
 half away from zero on the number's decimal value (Python's ``decimal.ROUND_HALF_UP`` applied to
 the shortest decimal form of the float, the one Python prints), so 0.125 gives 0.13 and 2.5 gives
@@ -128,7 +128,7 @@ def _kind(measure) -> str:
 
 
 def value(measure, x) -> str:
-    """A group's value ``x`` of ``measure`` (a :class:`jdl.measures.Measure`) in its own units: a
+    """A group's value ``x`` of ``measure`` (a :class:`jdl.cohort.measures.Measure`) in its own units: a
     rate (proportion) as whole per cent ("26%"), a frequency to two decimals ("1.25"), days as
     whole days ("143")."""
     return _VALUE[_kind(measure)](x)
@@ -228,8 +228,8 @@ def per_100_frequency_sentence(treated_freq, comparison_freq) -> str:
 
 def interval_sentence(measure, comparison) -> str:
     """One complete sentence on the 95% interval of the difference (treatment minus comparison) of
-    ``measure`` (a :class:`jdl.measures.Measure`) from ``comparison`` (a
-    :class:`jdl.compare.Comparison`), in the measure's units: percentage points for rates,
+    ``measure`` (a :class:`jdl.cohort.measures.Measure`) from ``comparison`` (a
+    :class:`jdl.stats.compare.Comparison`), in the measure's units: percentage points for rates,
     re-offences per person or per re-offender for frequencies (custodial sentences per re-offender
     for that measure), days for days. Both bounds below zero: "... was lower by between |U| and |L|
     ..."; both above: "... was higher by between L and U ..."; otherwise "... could be lower by as
@@ -247,7 +247,7 @@ def interval_sentence(measure, comparison) -> str:
 
 
 def verdict(comparison) -> str:
-    """The headline verdict of a :class:`jdl.compare.Comparison`: "significant reduction" or
+    """The headline verdict of a :class:`jdl.stats.compare.Comparison`: "significant reduction" or
     "significant increase" when ``comparison.significant`` (by the sign of the difference,
     treatment minus comparison), otherwise "inconclusive"."""
     if comparison.significant and comparison.difference < 0:
@@ -268,7 +268,7 @@ def _check_verdict(name: str) -> None:
 def can_say(verdict, organisation: str, programme: str, comparison) -> list[str]:
     """The "What you can say" sentences for the headline rate. Takes the verdict (one of
     :data:`VERDICTS`), the organisation's and the programme's names and the headline
-    :class:`jdl.compare.Comparison` (its interval in proportions, printed in whole percentage
+    :class:`jdl.stats.compare.Comparison` (its interval in proportions, printed in whole percentage
     points, and its treatment-group size); returns a list of sentences in Markdown (the names
     escaped by :func:`markdown_text`)."""
     _check_verdict(verdict)
@@ -305,7 +305,7 @@ def cannot_say(verdict, organisation: str, programme: str, comparison) -> list[s
 
 def number_needed_sentence(n, alpha: float = 0.05, power: float = 0.8) -> str:
     """A sentence on the treatment-group size ``n`` (people, a float from
-    :func:`jdl.compare.number_needed`, possibly ``math.inf``) that would detect the observed
+    :func:`jdl.stats.compare.number_needed`, possibly ``math.inf``) that would detect the observed
     difference at two-sided ``alpha`` with ``power`` (proportions, printed as per cent)."""
     test = f"(at the {percent(alpha)} level with {percent(power)} power)"
     if math.isinf(n):
@@ -348,8 +348,8 @@ def _row(result) -> list[str]:
 
 
 def measure_table(results) -> pd.DataFrame:
-    """The table of all measures from the list of :class:`jdl.compare.MeasureComparison` that
-    :func:`jdl.compare.compare_measures` returns: a DataFrame of strings with :data:`TABLE_COLUMNS`,
+    """The table of all measures from the list of :class:`jdl.stats.compare.MeasureComparison` that
+    :func:`jdl.stats.compare.compare_measures` returns: a DataFrame of strings with :data:`TABLE_COLUMNS`,
     one row per measure, values in the measure's units (rates in whole per cent, differences and
     intervals of rates in whole percentage points, as numbers without the unit, frequencies to two
     decimals, days whole), p-values to two decimals, "Yes"/"No" for significance and sizes with

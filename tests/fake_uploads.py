@@ -7,8 +7,8 @@ import datetime as dt
 
 import pandas as pd
 
-from jdl.columns import COMPLETED_CHOICES, REFERRAL_ROUTE_CHOICES, SETTING_CHOICES
-from jdl.identifiers import format_pnc
+from jdl.upload.columns import COMPLETED_CHOICES, REFERRAL_ROUTE_CHOICES, SETTING_CHOICES
+from jdl.upload.identifiers import format_pnc
 
 INTERVENTION = {
     "organisation": "Test Organisation",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jdl.national import OASYS_NEEDS, NationalData
+from jdl.cohort.national import OASYS_NEEDS, NationalData
 
 SCHEMAS = {
     "people": pa.schema([("person_id", pa.int64()), ("pnc_id", pa.string()), ("prison_number", pa.string()),

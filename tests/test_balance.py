@@ -1,4 +1,4 @@
-"""Balance diagnostics (jdl.balance), methodology section 5: a hand-worked table with exact
+"""Balance diagnostics (jdl.stats.balance), methodology section 5: a hand-worked table with exact
 fractions, numpy as an independent reference on a real match, the bands, and the two plots."""
 
 from __future__ import annotations
@@ -11,16 +11,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import jdl
-from jdl.balance import (
-    Balance,
-    balance_covariates,
-    balance_table,
-    band,
-    love_plot,
-    overlap_plot,
-    weighted_variance,
-)
-from jdl.matching import match
+from jdl.stats.balance import (Balance, balance_covariates, balance_table, band, love_plot, overlap_plot,
+                               weighted_variance)
+from jdl.stats.matching import match
 
 
 def _hand_data():

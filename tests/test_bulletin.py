@@ -1,9 +1,9 @@
-"""The summary bulletin (jdl.bulletin): statuses, counts, tally, words, table, forest plot, the
+"""The summary bulletin (jdl.run.bulletin): statuses, counts, tally, words, table, forest plot, the
 evidence library (results by programme type, DerSimonian-Laird pooling) and the summary notebook
 run end to end through papermill.
 
 The fixture is two months of params files and fake executed report notebooks: each is a tiny
-notebook that glues every scrap named in jdl.requests.SCRAPS, executed by papermill (one kernel
+notebook that glues every scrap named in jdl.run.requests.SCRAPS, executed by papermill (one kernel
 run for the four reports), so the bulletin reads real scrapbook outputs. Two published results are
 "mentoring" (pooled), one is "arts" (one result: not pooled).
 """
@@ -26,9 +26,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from jdl import bulletin, words
-from jdl.bulletin import Bulletin, collect, forest_plot, results_table
-from jdl.requests import SCRAPS
+from jdl.run import bulletin
+from jdl import words
+from jdl.run.bulletin import Bulletin, collect, forest_plot, results_table
+from jdl.run.requests import SCRAPS
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "notebooks" / "monthly_summary.ipynb"
@@ -674,10 +675,10 @@ def test_build_summary_publishes_and_never_leaves_a_half_written_file(tmp_path, 
         Path(output).write_text("{}")
 
     monkeypatch.setattr(papermill, "execute_notebook", execute)
-    import jdl.publish
+    import jdl.report.publish
 
     published = []
-    monkeypatch.setattr(jdl.publish, "publish", lambda nb, out: published.append((nb, out)) or (None, None))
+    monkeypatch.setattr(jdl.report.publish, "publish", lambda nb, out: published.append((nb, out)) or (None, None))
     path = bulletin.build_summary("2014-03", tmp_path / "params", tmp_path / "outputs")
     assert calls == [{"month": "2014-03", "params_root": str(tmp_path / "params"),
                       "outputs_root": str(tmp_path / "outputs")}]

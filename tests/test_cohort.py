@@ -1,4 +1,4 @@
-"""From synthetic submissions to analysis data (jdl.cohort), checked against the generator's truth."""
+"""From synthetic submissions to analysis data (jdl.cohort.build), checked against the generator's truth."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jdl.attrition import BUCKETS, bucket_counts, minimum_criteria
-from jdl.cohort import build_cohort, finish_attrition
-from jdl.measures import COVARIATES
-from jdl.national import NationalData
-from jdl.synth import PROGRAMMES, SynthConfig, synthesise
-from jdl.validate import validate_upload
+from jdl.cohort.attrition import BUCKETS, bucket_counts, minimum_criteria
+from jdl.cohort.build import build_cohort, finish_attrition
+from jdl.cohort.measures import COVARIATES
+from jdl.cohort.national import NationalData
+from jdl.synth.world import PROGRAMMES, SynthConfig, synthesise
+from jdl.upload.validate import validate_upload
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_matched_estimate_recovers_the_true_effect(world):
     """End to end on a programme selected on observable history: linkage, index events, pool,
     radius matching (exact on sex and disposal kind) give an estimate within 2.5 standard errors
     of the effect built into the data, with good balance."""
-    from jdl.cohort import match_cohort
+    from jdl.stats.plan import match_cohort
 
     synthetic, root, national = world
     result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
@@ -113,7 +113,7 @@ def test_matched_estimate_recovers_the_true_effect(world):
 
 
 def test_shared_levels_keeps_only_levels_both_groups_hold():
-    from jdl.cohort import shared_levels
+    from jdl.stats.plan import shared_levels
 
     data = pd.DataFrame({"treated": [1, 1, 0, 0, 0, 1],
                          "region": ["North", "North", "North", "South", "North", "East"],
@@ -137,7 +137,7 @@ def _analysis_data(rng, n_treated=40, n_pool=400):
 
 
 def test_a_value_every_participant_shares_restricts_the_pool_and_leaves_the_model():
-    from jdl.cohort import plan_match
+    from jdl.stats.plan import plan_match
 
     data = _analysis_data(np.random.default_rng(3))
     pool_zero = int(((data["treated"] == 0) & (data["previous_custodial_sentences"] == 0)).sum())
@@ -151,7 +151,7 @@ def test_a_value_every_participant_shares_restricts_the_pool_and_leaves_the_mode
 
 
 def test_levels_one_group_holds_are_set_aside_and_recorded():
-    from jdl.cohort import plan_match
+    from jdl.stats.plan import plan_match
 
     data = _analysis_data(np.random.default_rng(4))
     data.loc[data.index[:2], "region"] = "Wales"        # two treated in a region no one in the pool is from
@@ -163,7 +163,7 @@ def test_levels_one_group_holds_are_set_aside_and_recorded():
 
 
 def test_no_comparison_left_is_its_own_error():
-    from jdl.cohort import NoComparison, plan_match
+    from jdl.stats.plan import NoComparison, plan_match
 
     data = _analysis_data(np.random.default_rng(5))
     data.loc[data["treated"] == 0, "previous_custodial_sentences"] = data["previous_custodial_sentences"].clip(1)

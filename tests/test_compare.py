@@ -1,4 +1,4 @@
-"""Welch comparisons (jdl.compare) against scipy/statsmodels, a hand-worked weighted case and
+"""Welch comparisons (jdl.stats.compare) against scipy/statsmodels, a hand-worked weighted case and
 published Justice Data Lab results."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from jdl.compare import weighted_mean_variance, welch_compare
+from jdl.stats.compare import weighted_mean_variance, welch_compare
 
 
 def test_unweighted_agrees_with_scipy_and_statsmodels():
@@ -142,7 +142,7 @@ def _matched_frame(n_treated_re, n_treated_not, n_comp_re, n_comp_not, custodial
 
 
 def test_gates():
-    from jdl.compare import compare_measures
+    from jdl.stats.compare import compare_measures
 
     # 29 treated re-offenders: the rate and frequency are reported, the re-offender measures are not
     data = _matched_frame(29, 71, 400, 600, custodial_first=12)
@@ -169,7 +169,7 @@ def test_gates():
 
 
 def test_gated_comparisons_use_reoffenders_only_and_weights():
-    from jdl.compare import compare_measures
+    from jdl.stats.compare import compare_measures
 
     data = _matched_frame(40, 60, 300, 700, custodial_first=15)
     weights = np.ones(len(data))
@@ -183,7 +183,7 @@ def test_gated_comparisons_use_reoffenders_only_and_weights():
 
 
 def test_number_needed_formula_and_unreachable_case():
-    from jdl.compare import number_needed
+    from jdl.stats.compare import number_needed
 
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     expected = z ** 2 * 0.30 * 0.70 / (0.05 ** 2 - z ** 2 * 0.35 * 0.65 / 20_000)

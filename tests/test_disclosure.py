@@ -1,4 +1,4 @@
-"""Disclosure control (jdl.disclosure), methodology section 7: hand-worked tables with their exact
+"""Disclosure control (jdl.stats.disclosure), methodology section 7: hand-worked tables with their exact
 published strings, and an exact audit (each suppressed cell's least and greatest value by linear
 programming) that finds nothing recoverable after `suppress` on 300 random tables, yet does find
 the values that primary suppression alone, or the line rule alone, gives away."""
@@ -9,16 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jdl.disclosure import (
-    SUPPRESSED,
-    CannotProtect,
-    THRESHOLD,
-    _fixed,
-    _problem,
-    recoverable_cells,
-    suppress,
-    suppress_series,
-)
+from jdl.stats.disclosure import (SUPPRESSED, CannotProtect, THRESHOLD, _fixed, _problem, recoverable_cells,
+                                  suppress, suppress_series)
 
 
 def _frame(rows):
@@ -195,8 +187,8 @@ def test_internal_audit_agrees_with_linear_programming():
 # ---------------------------------------------------------------------------------------------
 # one disclosure view per publication
 
-from jdl.attrition import BUCKETS, OTHER_REASONS  # noqa: E402
-from jdl.disclosure import HIDDEN, Publication, protect_counts  # noqa: E402
+from jdl.cohort.attrition import BUCKETS, OTHER_REASONS  # noqa: E402
+from jdl.stats.disclosure import HIDDEN, Publication, protect_counts  # noqa: E402
 
 
 def _attrition(**counts):

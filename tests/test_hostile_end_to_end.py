@@ -15,11 +15,11 @@ import yaml
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.demo import DemoRequest, demo_params
-from jdl.publish import CONTENT_SECURITY_POLICY, active_content
-from jdl.requests import load_request
-from jdl.runner import execute_request
-from jdl.synth import SynthConfig, synthesise
+from jdl.synth.demo import DemoRequest, demo_params
+from jdl.report.publish import CONTENT_SECURITY_POLICY, active_content
+from jdl.run.requests import load_request
+from jdl.run.runner import execute_request
+from jdl.synth.world import SynthConfig, synthesise
 from test_inert import Tags
 
 ROOT = Path(__file__).resolve().parents[1]

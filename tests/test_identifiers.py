@@ -1,17 +1,10 @@
-"""PNC ids and prison numbers (jdl.identifiers), against hand-worked check letters."""
+"""PNC ids and prison numbers (jdl.upload.identifiers), against hand-worked check letters."""
 
 import numpy as np
 import pytest
 
-from jdl.identifiers import (
-    PNC_CHECK_LETTERS,
-    format_pnc,
-    format_pnc_many,
-    normalise_pnc,
-    normalise_prison_number,
-    pnc_check_letter,
-    prison_number_from_int,
-)
+from jdl.upload.identifiers import (PNC_CHECK_LETTERS, format_pnc, format_pnc_many, normalise_pnc,
+                                    normalise_prison_number, pnc_check_letter, prison_number_from_int)
 
 
 # Hand-worked: 90123456 = 23 * 3918411 + 3 -> letter 3 of ZABC... = "C";

@@ -1,4 +1,4 @@
-"""Index event selection (jdl.index_events): each rule and each edge."""
+"""Index event selection (jdl.cohort.index_events): each rule and each edge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from jdl.index_events import completed_years, select_index_events
+from jdl.cohort.index_events import completed_years, select_index_events
 
 from national_builder import build_national
 

@@ -18,13 +18,16 @@ import yaml
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from jdl import bulletin, report, subgroups, words
-from jdl.compare import Comparison
-from jdl.measures import MEASURES
-from jdl.publish import (CONTENT_SECURITY_POLICY, ActiveContentError, SystemChromiumPDFExporter, active_content,
-                         export_html, render_html)
-from jdl.requests import (MAX_PARAMS_BYTES, ParamsError, check_text, confine_upload, glue_scraps, load_month,
-                          load_request)
+from jdl.report import text as report
+from jdl.run import bulletin
+from jdl.stats import subgroups
+from jdl import words
+from jdl.stats.compare import Comparison
+from jdl.cohort.measures import MEASURES
+from jdl.report.publish import (CONTENT_SECURITY_POLICY, ActiveContentError, SystemChromiumPDFExporter,
+                                active_content, export_html, render_html)
+from jdl.run.requests import (MAX_PARAMS_BYTES, ParamsError, check_text, confine_upload, glue_scraps,
+                              load_month, load_request)
 
 matplotlib.use("agg")
 
@@ -368,7 +371,7 @@ def test_the_pdf_printer_loads_only_its_own_page(tmp_path):
     local file or another host into the PDF."""
     import asyncio
 
-    from jdl.publish import find_chromium
+    from jdl.report.publish import find_chromium
 
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-LINE-42")
@@ -390,7 +393,7 @@ def test_date_received_in_params_is_a_date_not_text(tmp_path):
 def test_love_plot_labels_from_the_national_data_are_never_mathtext():
     import pandas as pd
 
-    from jdl.balance import Balance, love_plot
+    from jdl.stats.balance import Balance, love_plot
 
     table = pd.DataFrame({"std_diff_before": [12.0, 3.0], "std_diff_after": [2.0, 1.0]},
                          index=["region_$\\frac{1}{", "age"])

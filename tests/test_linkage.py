@@ -1,4 +1,4 @@
-"""Linkage (jdl.linkage): every pass, every bucket, ambiguity at each pass, exact counts."""
+"""Linkage (jdl.cohort.linkage): every pass, every bucket, ambiguity at each pass, exact counts."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from jdl.attrition import bucket_counts
-from jdl.identifiers import format_pnc
-from jdl.linkage import link, name_key, name_parts, swap_day_month
+from jdl.cohort.attrition import bucket_counts
+from jdl.upload.identifiers import format_pnc
+from jdl.cohort.linkage import link, name_key, name_parts, swap_day_month
 
 from national_builder import build_national
 

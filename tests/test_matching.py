@@ -1,4 +1,4 @@
-"""Propensity score matching (jdl.matching), methodology section 4.
+"""Propensity score matching (jdl.stats.matching), methodology section 4.
 
 Hand-worked cases with exact expected weights; brute-force O(n^2) references for radius and
 nearest-neighbour matching on random data with ties; a closed-form propensity model; agreement
@@ -36,15 +36,8 @@ import pandas as pd
 import pytest
 
 import jdl
-from jdl.matching import (
-    MatchResult,
-    PropensityModelError,
-    fit_propensity,
-    match,
-    nearest_match,
-    radius_match,
-    treated_order,
-)
+from jdl.stats.matching import (MatchResult, PropensityModelError, fit_propensity, match, nearest_match,
+                                radius_match, treated_order)
 
 # ---------------------------------------------------------------------------------------------
 # radius matching by hand
@@ -411,7 +404,7 @@ def test_rare_covariates_driving_selection_fit_as_statsmodels(seed):
     # seeds on which the old line search gave up although the MLE is finite (and 145 and 199,
     # where a first step overshoots to weights below 1e-7)
     import statsmodels.api as sm
-    from jdl.matching import model_design
+    from jdl.stats.matching import model_design
 
     data = _rare_driven(seed)
     covariates = [c for c in data.columns if c != "treated"]
@@ -426,7 +419,7 @@ def test_rare_covariates_driving_selection_fit_as_statsmodels(seed):
 
 
 def test_line_search_never_takes_a_step_that_lowers_the_objective():
-    from jdl.matching import _line_search
+    from jdl.stats.matching import _line_search
 
     # rises only for very short steps: the longest such is taken, never a falling one
     assert _line_search(lambda t: t - 1e3 * t * t, decrement=1.0) == 2.0 ** -10
@@ -440,7 +433,7 @@ def test_line_search_never_takes_a_step_that_lowers_the_objective():
 def test_every_newton_and_firth_step_raises_the_objective(seed, monkeypatch):
     # seed 145: a first step overshoots to where every weight is below 1e-7 and the Newton step
     # is enormous; the fit must climb back without ever taking a falling step
-    import jdl.matching as matching
+    import jdl.stats.matching as matching
 
     taken = []
     line_search = matching._line_search
@@ -464,7 +457,7 @@ def test_every_newton_and_firth_step_raises_the_objective(seed, monkeypatch):
 
 
 def test_loglike_change_is_exact_for_tiny_steps():
-    from jdl.matching import _loglike, _loglike_change
+    from jdl.stats.matching import _loglike, _loglike_change
 
     rng = np.random.default_rng(4)
     eta = rng.normal(0, 6, 5000)
@@ -528,7 +521,7 @@ def _separated_by_level_and_numbers_args():
 
 
 def test_separated_case_matches_an_independent_firth_maximisation():
-    from jdl.matching import model_design
+    from jdl.stats.matching import model_design
 
     data = _separated_by_level_and_numbers()
     covariates = ["offence", "age", "employed"]
@@ -550,7 +543,7 @@ def test_separated_case_matches_an_independent_firth_maximisation():
 def test_quasi_separation_by_a_count_is_fitted_by_firth(by_lp, monkeypatch):
     # every treated person has 0 previous custodial sentences; comparison people have 0 to 10:
     # quasi-complete separation by a numeric column (no level is held by one group only)
-    import jdl.matching as matching
+    import jdl.stats.matching as matching
 
     if not by_lp:  # as for national data: found from the Newton iterations alone
         monkeypatch.setattr(matching, "_LP_MAX_CELLS", 0)
@@ -568,7 +561,7 @@ def test_quasi_separation_by_a_count_is_fitted_by_firth(by_lp, monkeypatch):
     assert retvals["separated_units"] == int((custody > 0).sum())
     assert retvals["separating_levels"] == []
     assert ("linear programme" if by_lp else "separating Newton direction") in retvals["separation_found_by"]
-    from jdl.matching import model_design
+    from jdl.stats.matching import model_design
     design, _ = model_design(data, ["custody", "age", "region"])
     np.testing.assert_allclose(model.coefficients().coef,
                                _firth_reference(design, treated.astype(float)), rtol=0, atol=1e-6)

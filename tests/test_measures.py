@@ -1,4 +1,4 @@
-"""Covariates, outcomes and the comparison pool (jdl.measures) on hand-worked cases."""
+"""Covariates, outcomes and the comparison pool (jdl.cohort.measures) on hand-worked cases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from jdl.measures import COVARIATES, OUTCOME_COLUMNS, comparison_pool, covariates, outcomes
-from jdl.national import NationalData
+from jdl.cohort.measures import COVARIATES, OUTCOME_COLUMNS, comparison_pool, covariates, outcomes
+from jdl.cohort.national import NationalData
 
 from national_builder import build_national
 
@@ -130,7 +130,7 @@ def test_comparison_pool_rules(national):
 
 def test_outcomes_agree_with_the_generator_truth(tmp_path):
     """The DuckDB definition and the generator's own (used for the truth file) agree exactly."""
-    from jdl.synth import PROGRAMMES, SynthConfig, generate, write_national
+    from jdl.synth.world import PROGRAMMES, SynthConfig, generate, write_national
 
     world = generate(SynthConfig(n_people=20_000))
     write_national(world, tmp_path)

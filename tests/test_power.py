@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from scipy.stats import norm
 
 from jdl.cli import main
-from jdl.power import people_needed
+from jdl.stats.power import people_needed
 
 
 def closed_form(p_baseline, reduction, ratio=1.0, alpha=0.05, power=0.8):

@@ -1,4 +1,4 @@
-"""Provenance for reviewers (jdl.provenance): what ran, on which data, when; exact values."""
+"""Provenance for reviewers (jdl.report.provenance): what ran, on which data, when; exact values."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 import jdl
-from jdl import provenance as prov
-from jdl.provenance import provenance, provenance_markdown
+from jdl.report import provenance as prov
+from jdl.report.provenance import provenance, provenance_markdown
 from national_builder import build_national
 
 # SHA-256 of b"abc" (FIPS 180-2, appendix B.1): a digest known independently of hashlib
@@ -238,7 +238,7 @@ def test_a_folder_outside_any_checkout_has_no_commit(tmp_path):
 
 
 def test_this_checkouts_commit_when_jdl_runs_from_one():
-    source = Path(prov.__file__).resolve().parent.parent
+    source = Path(prov.__file__).resolve().parents[2]
     try:
         head = git(source, "rev-parse", "HEAD")
         git(source, "ls-files", "--error-unmatch", "--", "jdl/__init__.py")
@@ -305,7 +305,7 @@ class SpyFile:
 
 
 def spy_on_open(monkeypatch) -> dict:
-    """Every file jdl.provenance hashes, with the sizes of its reads."""
+    """Every file jdl.report.provenance hashes, with the sizes of its reads."""
     reads: dict[str, list] = {}
 
     def spy_open(path, mode="r", *args, **kwargs):

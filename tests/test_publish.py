@@ -1,4 +1,4 @@
-"""Publishing a report notebook as self-contained HTML and an A4 PDF (jdl.publish).
+"""Publishing a report notebook as self-contained HTML and an A4 PDF (jdl.report.publish).
 
 A small notebook is built and really executed (a title, an 80-row pandas table that runs over a
 page, a matplotlib figure, a 25-row table that fits on a page), then published; the HTML is opened in the system Chromium with
@@ -17,16 +17,9 @@ import pytest
 from matplotlib.image import imread
 from nbclient import NotebookClient
 
-from jdl.publish import (
-    CHROMIUM_ARGS,
-    ChromiumNotFoundError,
-    ExternalReferenceError,
-    SystemChromiumPDFExporter,
-    export_html,
-    external_references,
-    find_chromium,
-    publish,
-)
+from jdl.report.publish import (CHROMIUM_ARGS, ChromiumNotFoundError, ExternalReferenceError,
+                                SystemChromiumPDFExporter, export_html, external_references, find_chromium,
+                                publish)
 
 ROWS = 80  # longer than an A4 page: printed across two
 LABELS = [f"row_{i:03d}" for i in range(ROWS)]

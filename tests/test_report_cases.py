@@ -27,12 +27,12 @@ import yaml
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.disclosure import HIDDEN, SUPPRESSED, recoverable_cells
-from jdl.measures import covariates
-from jdl.national import NationalData
-from jdl.requests import read_scraps
-from jdl.synth import SynthConfig, synthesise
-from jdl.template import write_filled_template
+from jdl.stats.disclosure import HIDDEN, SUPPRESSED, recoverable_cells
+from jdl.cohort.measures import covariates
+from jdl.cohort.national import NationalData
+from jdl.run.requests import read_scraps
+from jdl.synth.world import SynthConfig, synthesise
+from jdl.upload.template import write_filled_template
 
 from fake_uploads import INTERVENTION
 
@@ -111,10 +111,12 @@ def text_of(root: Path, number: int) -> str:
 
 def recomputed_counts(root: Path, number: int, options: dict) -> dict[str, pd.Series]:
     """Every count table of request ``number`` recomputed through the package (not from the report)."""
-    from jdl import attrition, subgroups
-    from jdl.cohort import build_cohort, match_cohort, treated_attributes
-    from jdl.profile import CHARACTERISTICS, UPLOAD_CHARACTERISTICS, level_counts, levels
-    from jdl.validate import validate_upload
+    from jdl.cohort import attrition
+    from jdl.stats import subgroups
+    from jdl.cohort.build import build_cohort, treated_attributes
+    from jdl.stats.plan import match_cohort
+    from jdl.stats.profile import CHARACTERISTICS, UPLOAD_CHARACTERISTICS, level_counts, levels
+    from jdl.upload.validate import validate_upload
     from jdl.window import DataWindow
 
     upload = {1: "ninety", 2: "seventy", 3: "ninety"}[number]

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 from matplotlib.patches import FancyBboxPatch
 
-from jdl import figures, profile, report
-from jdl.compare import Comparison
-from jdl.measures import MEASURES
+from jdl.report import figures, text as report
+from jdl.stats import profile
+from jdl.stats.compare import Comparison
+from jdl.cohort.measures import MEASURES
 from jdl.paths import project_path
-from jdl.requests import ParamsError, load_month, load_request
+from jdl.run.requests import ParamsError, load_month, load_request
 
 GOOD = """id: 2014-03-001
 organisation: Safe Ground

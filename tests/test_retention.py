@@ -1,8 +1,8 @@
-"""Tests of retention (jdl.retention, jdl purge) on a small fake project.
+"""Tests of retention (jdl.run.retention, jdl purge) on a small fake project.
 
 The project has a params month 2014-03 with a published, a not-processed, a failed and a
 withdrawn request, and one more published request whose upload is a symlink to a file outside the
-uploads folder; its run.json is written with jdl.runner.write_run. A second month, 2014-04, holds a
+uploads folder; its run.json is written with jdl.run.runner.write_run. A second month, 2014-04, holds a
 request not yet run that sends the same file as the not-processed request. Uploads are small fake
 files (no personal data is needed to test which files go).
 """
@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.requests import ParamsError
-from jdl.retention import RETENTION_JSON, RetentionError, purge_all, purge_month
-from jdl.runner import MonthRun, RequestOutcome, write_run
+from jdl.run.requests import ParamsError
+from jdl.run.retention import RETENTION_JSON, RetentionError, purge_all, purge_month
+from jdl.run.runner import MonthRun, RequestOutcome, write_run
 
 NOW = dt.datetime(2014, 5, 1, 12, 0, tzinfo=dt.UTC)
 # when the fake reports were produced (papermill's end_time): 10 days before NOW

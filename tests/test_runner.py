@@ -1,7 +1,7 @@
-"""Tests of the month runner (jdl.runner) and ``jdl run``, with a stand-in report template
+"""Tests of the month runner (jdl.run.runner) and ``jdl run``, with a stand-in report template
 (tests/notebooks/fake_report.ipynb) whose test-only options make a request fail, sleep or glue
 given scraps. Requests are written as params files; the test options are let through by
-monkeypatching jdl.requests.OPTIONS (the params are loaded in this process)."""
+monkeypatching jdl.run.requests.OPTIONS (the params are loaded in this process)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from click.testing import CliRunner
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-import jdl.requests
-from jdl import runner
+import jdl.run.requests
+from jdl.run import runner
 from jdl.cli import main
-from jdl.requests import FAILED, IN_PROGRESS, NOT_PROCESSED, OPTIONS, PUBLISHED, WITHDRAWN
+from jdl.run.requests import FAILED, IN_PROGRESS, NOT_PROCESSED, OPTIONS, PUBLISHED, WITHDRAWN
 
 TEMPLATE = Path(__file__).resolve().parent / "notebooks" / "fake_report.ipynb"
 TEST_OPTIONS = OPTIONS + ("fail", "sleep", "sleep_each", "status", "verdict")
@@ -41,10 +41,10 @@ FAIL_CELL, LAST_SLEEP_CELL = 3, 6
 
 def allow_test_options(patch: pytest.MonkeyPatch) -> None:
     """Let the stand-in template's test-only options through the params checks (the params are
-    loaded in this process): added to jdl.requests.OPTIONS and, where the options' values are
-    checked (jdl.requests._check_options), checked there only for the real options."""
-    patch.setattr(jdl.requests, "OPTIONS", TEST_OPTIONS)
-    check_options = getattr(jdl.requests, "_check_options", None)
+    loaded in this process): added to jdl.run.requests.OPTIONS and, where the options' values are
+    checked (jdl.run.requests._check_options), checked there only for the real options."""
+    patch.setattr(jdl.run.requests, "OPTIONS", TEST_OPTIONS)
+    check_options = getattr(jdl.run.requests, "_check_options", None)
     if check_options is None:
         return
     test_only = set(TEST_OPTIONS) - set(OPTIONS)
@@ -55,7 +55,7 @@ def allow_test_options(patch: pytest.MonkeyPatch) -> None:
         return {**check_options(path, real or None),
                 **{name: value for name, value in options.items() if name in test_only}}
 
-    patch.setattr(jdl.requests, "_check_options", check_real_options)
+    patch.setattr(jdl.run.requests, "_check_options", check_real_options)
 
 
 @pytest.fixture(autouse=True)
@@ -320,7 +320,7 @@ def test_published_paths_are_recorded(tmp_path, monkeypatch):
         published.append(Path(notebook_path))
         return html, pdf
 
-    monkeypatch.setattr("jdl.publish.publish", publish)
+    monkeypatch.setattr("jdl.report.publish.publish", publish)
     with ThreadPoolExecutor(2) as pool:
         run = runner.run_month(month_dir, tmp_path / "outputs", TEMPLATE, tmp_path / "national", executor=pool,
                                timeout=60, publish=True, progress=False)

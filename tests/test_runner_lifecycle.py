@@ -1,4 +1,4 @@
-"""Tests of the month runner's safety (jdl.runner, ``jdl run``): what happens when ``jdl run`` is
+"""Tests of the month runner's safety (jdl.run.runner, ``jdl run``): what happens when ``jdl run`` is
 killed (SIGKILL), stopped (SIGTERM, Ctrl-C) or started twice on a month, when files cannot be
 written (an injected ENOSPC or EACCES, and a real full tmpfs when the tests run as root), and the
 modes of what it writes under different umasks.
@@ -32,9 +32,9 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jdl import runner
+from jdl.run import runner
 from jdl.cli import main
-from jdl.requests import FAILED, PUBLISHED
+from jdl.run.requests import FAILED, PUBLISHED
 from fs_helpers import mode, umask
 from test_runner import FAIL_CELL, SECRET, TEMPLATE, allow_test_options, write_month
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from jdl.compare import Comparison
-from jdl.sensitivity import e_value, headline_e_value, regression_adjusted
+from jdl.stats.compare import Comparison
+from jdl.stats.sensitivity import e_value, headline_e_value, regression_adjusted
 
 
 def test_e_value_hand_worked():

@@ -6,7 +6,7 @@ mean estimate must lie within a fifth of a standard error of the truth."""
 import numpy as np
 import pytest
 
-from jdl.simulation import EFFECTS, coverage_study, simulate_request
+from jdl.stats.simulation import EFFECTS, coverage_study, simulate_request
 
 
 @pytest.fixture(scope="module")

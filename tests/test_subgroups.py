@@ -1,5 +1,5 @@
-"""Sub-analyses and the match controlled for region (jdl.subgroups), the upload's attributes of the
-treated (jdl.cohort.treated_attributes) and their place in the profile (jdl.profile).
+"""Sub-analyses and the match controlled for region (jdl.stats.subgroups), the upload's attributes of the
+treated (jdl.cohort.build.treated_attributes) and their place in the profile (jdl.stats.profile).
 
 The pipeline tests run on a 50,000-person synthetic national dataset and the Gateway Mentoring
 upload; every sub-group result is checked against an independent re-computation with jdl.match and
@@ -14,15 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jdl import match, subgroups, welch_compare
-from jdl.cohort import build_cohort, match_cohort, shared_levels, treated_attributes
-from jdl.compare import Comparison
-from jdl.disclosure import Publication, protect_counts
-from jdl.measures import CATEGORICAL_COVARIATES, COVARIATES
-from jdl.national import NationalData
-from jdl.profile import OTHER, OTHER_LEVELS, group_rare, levels, profile_table
-from jdl.synth import SynthConfig, synthesise
-from jdl.validate import validate_upload
+from jdl import match, welch_compare
+from jdl.stats import subgroups
+from jdl.cohort.build import build_cohort, treated_attributes
+from jdl.stats.plan import match_cohort, shared_levels
+from jdl.stats.compare import Comparison
+from jdl.stats.disclosure import Publication, protect_counts
+from jdl.cohort.measures import CATEGORICAL_COVARIATES, COVARIATES
+from jdl.cohort.national import NationalData
+from jdl.stats.profile import OTHER, OTHER_LEVELS, group_rare, levels, profile_table
+from jdl.synth.world import SynthConfig, synthesise
+from jdl.upload.validate import validate_upload
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +272,7 @@ def test_the_propensity_model_of_a_sub_group_converges_and_agrees_with_statsmode
     # in its last digits); the fit must converge to statsmodels' maximum.
     import statsmodels.api as sm
 
-    from jdl.matching import fit_propensity, model_design
+    from jdl.stats.matching import fit_propensity, model_design
 
     _, cohort, _, _, attributes, analysed = gateway
     result, _ = _independent(cohort, attributes, analysed, "sex", "Male")

@@ -18,24 +18,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import jdl.synth
-import jdl.template
+import jdl.synth.world
+import jdl.upload.template
 from jdl.cli import main
-from jdl.identifiers import normalise_pnc, normalise_prison_number
-from jdl.synth import (
-    MIN_PEOPLE,
-    PROGRAMMES,
-    People,
-    SynthConfig,
-    TooFewPeopleError,
-    _select_participants,
-    generate,
-    short_programmes,
-    submission,
-    synthesise,
-    write_national,
-)
-from jdl.validate import validate_upload
+from jdl.upload.identifiers import normalise_pnc, normalise_prison_number
+from jdl.synth.world import (MIN_PEOPLE, PROGRAMMES, People, SynthConfig, TooFewPeopleError,
+                             _select_participants, generate, short_programmes, submission, synthesise,
+                             write_national)
+from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
 
 TABLES = ("people", "index_events", "offences", "employment", "benefits", "oasys")
@@ -373,7 +363,7 @@ def test_synth_tightens_folders_and_files_it_rewrites(tmp_path):
 def test_synth_temporary_files_are_owner_only(tmp_path, monkeypatch):
     """Every temporary file synth writes through (before its rename) is 0600 while it is written."""
     seen = []
-    original = jdl.synth.atomic_path
+    original = jdl.synth.world.atomic_path
 
     @contextlib.contextmanager
     def watching(path, *args, **kwargs):
@@ -382,8 +372,8 @@ def test_synth_temporary_files_are_owner_only(tmp_path, monkeypatch):
             yield temp
             seen.append((os.path.basename(path), stat.S_IMODE(temp.stat().st_mode)))
 
-    monkeypatch.setattr(jdl.synth, "atomic_path", watching)
-    monkeypatch.setattr(jdl.template, "atomic_path", watching)
+    monkeypatch.setattr(jdl.synth.world, "atomic_path", watching)
+    monkeypatch.setattr(jdl.upload.template, "atomic_path", watching)
     with _umask(0o022):
         _synthesise_small(tmp_path / "data")
     assert len(seen) == 2 * (len(TABLES) + 1 + 2 * len(PROGRAMMES) + 1)
@@ -466,7 +456,7 @@ def test_too_few_people_for_a_programme_is_a_clear_error(tmp_path, monkeypatch):
     35: Short Sharp Challenge); the generator says so instead of failing, and writes nothing."""
     with pytest.raises(TooFewPeopleError, match="leave nobody in the national data eligible for Short Sharp"):
         generate(SynthConfig(n_people=1_000, seed=35))
-    monkeypatch.setattr(jdl.synth, "MIN_PEOPLE", 1_000)
+    monkeypatch.setattr(jdl.synth.world, "MIN_PEOPLE", 1_000)
     result = CliRunner().invoke(main, ["synth", "--people", "1000", "--seed", "35", "--out", str(tmp_path / "n"),
                                        "--uploads", str(tmp_path / "u"), "--truth", str(tmp_path / "t" / "p.json")])
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -477,7 +467,7 @@ def test_too_few_people_for_a_programme_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_missing_demo_uploads(tmp_path):
-    from jdl.demo import demo_uploads, missing_demo_uploads
+    from jdl.synth.demo import demo_uploads, missing_demo_uploads
 
     _synthesise_small(tmp_path / "data")
     uploads = tmp_path / "data" / "uploads"
@@ -502,9 +492,9 @@ def test_older_world_readable_synthetic_data_is_made_owner_only(tmp_path):
     os.chmod(outside, 0o644)
     (data / "link").symlink_to(outside)
     os.chmod(data / "sub", 0o700)
-    assert jdl.synth.make_private_tree(data) == 2          # the folder and people.parquet
+    assert jdl.synth.world.make_private_tree(data) == 2          # the folder and people.parquet
     assert [stat.S_IMODE(os.stat(p).st_mode) for p in (data, data / "people.parquet", data / "sub",
                                                         data / "sub" / "x.csv")] == [0o700, 0o600, 0o700, 0o600]
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644   # a symlink's target is not ours to change
-    assert jdl.synth.make_private_tree(data) == 0
-    assert jdl.synth.make_private_tree(tmp_path / "missing") == 0
+    assert jdl.synth.world.make_private_tree(data) == 0
+    assert jdl.synth.world.make_private_tree(tmp_path / "missing") == 0

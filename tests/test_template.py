@@ -1,4 +1,4 @@
-"""The Data Upload Template writer (jdl.template)."""
+"""The Data Upload Template writer (jdl.upload.template)."""
 
 import datetime as dt
 import os
@@ -8,18 +8,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from jdl.columns import (
-    COLUMN_NAMES,
-    COMPLETED_CHOICES,
-    INTERVENTION_FIELDS,
-    PARTICIPANT_COLUMNS,
-    REFERRAL_ROUTE_CHOICES,
-    SETTING_CHOICES,
-    SEX_CHOICES,
-)
-from jdl.identifiers import format_pnc
-from jdl.template import write_filled_template, write_template
-from jdl.validate import validate_upload
+from jdl.upload.columns import (COLUMN_NAMES, COMPLETED_CHOICES, INTERVENTION_FIELDS, PARTICIPANT_COLUMNS,
+                                REFERRAL_ROUTE_CHOICES, SETTING_CHOICES, SEX_CHOICES)
+from jdl.upload.identifiers import format_pnc
+from jdl.upload.template import write_filled_template, write_template
+from jdl.upload.validate import validate_upload
 
 from fake_uploads import INTERVENTION
 from fake_uploads import people as fake_people

@@ -32,19 +32,10 @@ from click.testing import CliRunner
 from openpyxl.utils import get_column_letter
 
 from jdl.cli import main
-from jdl.columns import COLUMN_NAMES
-from jdl.template import write_filled_template
-from jdl.validate import (
-    MAX_COLUMNS,
-    MAX_COMPRESSION_RATIO,
-    MAX_FILE_BYTES,
-    MAX_PART_ELEMENTS,
-    MAX_ROWS,
-    MAX_SHEETS,
-    MAX_UNPACKED_BYTES,
-    UploadLimits,
-    validate_upload,
-)
+from jdl.upload.columns import COLUMN_NAMES
+from jdl.upload.template import write_filled_template
+from jdl.upload.validate import (MAX_COLUMNS, MAX_COMPRESSION_RATIO, MAX_FILE_BYTES, MAX_PART_ELEMENTS,
+                                 MAX_ROWS, MAX_SHEETS, MAX_UNPACKED_BYTES, UploadLimits, validate_upload)
 
 from fake_uploads import INTERVENTION, people
 
@@ -185,7 +176,7 @@ def _peak_memory_of_validating(path: Path) -> tuple[list[str], int]:
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
     code = ("import json, resource, sys\n"
-            "from jdl.validate import validate_upload\n"
+            "from jdl.upload.validate import validate_upload\n"
             "lines = validate_upload(sys.argv[1]).problem_lines()\n"
             "print(json.dumps([lines, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))\n")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,

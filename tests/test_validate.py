@@ -1,4 +1,4 @@
-"""Validation of uploads (jdl.validate), on a folder of deliberately broken files.
+"""Validation of uploads (jdl.upload.validate), on a folder of deliberately broken files.
 
 Every file is built here from a valid 70-person upload with fake names ("Testname17"), one
 fault per file, and each test asserts the exact problems reported. The privacy tests check that
@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.columns import COLUMN_NAMES
-from jdl.identifiers import format_pnc, pnc_check_letter
-from jdl.template import write_filled_template
-from jdl.validate import Problem, ValidationResult, parse_date, validate_upload
+from jdl.upload.columns import COLUMN_NAMES
+from jdl.upload.identifiers import format_pnc, pnc_check_letter
+from jdl.upload.template import write_filled_template
+from jdl.upload.validate import Problem, ValidationResult, parse_date, validate_upload
 from jdl.window import DataWindow
 
 from fake_uploads import INTERVENTION, people
@@ -559,7 +559,7 @@ def test_permission_error_while_reading(uploads, monkeypatch):
 
 
 def test_unexpected_failure_becomes_a_problem(uploads, monkeypatch):
-    import jdl.validate as validate_module
+    import jdl.upload.validate as validate_module
 
     def explode(*args, **kwargs):
         raise RuntimeError("Testname1 Testfore1 01/02/1976")
@@ -999,8 +999,8 @@ def test_setting_argument_is_checked(uploads):
 
 
 def test_lookahead_is_the_index_events_default():
-    from jdl.index_events import DEFAULT_LOOKAHEAD_DAYS
-    from jdl.validate import LOOKAHEAD_DAYS
+    from jdl.cohort.index_events import DEFAULT_LOOKAHEAD_DAYS
+    from jdl.upload.validate import LOOKAHEAD_DAYS
 
     assert LOOKAHEAD_DAYS == DEFAULT_LOOKAHEAD_DAYS == 90
 
@@ -1024,7 +1024,7 @@ def test_cli_setting_option_reaches_the_follow_up_rules(tmp_path):
     from click.testing import CliRunner
 
     from jdl.cli import main
-    from jdl.template import write_filled_template
+    from jdl.upload.template import write_filled_template
 
     from fake_uploads import INTERVENTION, people as fake_people
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from jdl import words
-from jdl.compare import Comparison, MeasureComparison
-from jdl.measures import MEASURES
+from jdl.stats.compare import Comparison, MeasureComparison
+from jdl.cohort.measures import MEASURES
 
 BY_COLUMN = {m.column: m for m in MEASURES}
 RATE, FREQUENCY, DAYS = BY_COLUMN["reoffended"], BY_COLUMN["reoffences"], BY_COLUMN["days_to_first"]

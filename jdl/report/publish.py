@@ -1,0 +1,473 @@
+"""Publishing an executed report notebook as a self-contained HTML page and an A4 PDF.
+
+Papermill writes ``outputs/<month>/<id>/report.ipynb``; :func:`publish` turns it into
+``report.html`` and ``report.pdf`` beside it. Code is hidden in both, and so are the template's
+notes for reviewers (Markdown cells tagged :data:`TEMPLATE_NOTE`, removed by nbconvert's
+TagRemovePreprocessor): a reader sees the report's text, tables and figures.
+
+The HTML opens offline and makes the reader's browser contact no other host: it is rendered with
+the ``jdl_report`` template (``jdl/report/templates/jdl_report``), JupyterLab's ``lab`` template with its
+CDN scripts (require.js, MathJax, Mermaid, the widget manager) removed and images embedded as
+``data:`` URIs; :func:`external_references` then checks the page and :func:`export_html` refuses to
+write one that still points elsewhere (say, a Markdown image linked from the web). Without MathJax,
+LaTeX maths in Markdown shows as its TeX source.
+
+The page is inert: it carries the Content-Security-Policy :data:`CONTENT_SECURITY_POLICY` (no
+script, no load of any kind but inline styles and ``data:`` images and fonts), and
+:func:`active_content` checks that it holds no script element, no event-handler attribute, no
+``javascript:`` (or other non-``data:``) URL in a loading attribute and no embedding element
+(iframe, object, embed, frame); :func:`export_html` and :func:`export_pdf` refuse to publish a
+page that does. Text from params files and uploads is escaped before it reaches the notebook
+(:func:`jdl.words.markdown_text`, HTML-escaped tables); this is the check behind that.
+
+Reproducible: the same executed notebook gives the same HTML bytes. Cells get ids from their
+position (papermill gives the injected parameters cell a random id), scraps and anything written
+to stderr (warnings) are left out of the page (warnings are handled in the package: a published
+page must never show one, nor a server path).
+
+The PDF is printed by the system Chromium (Debian's ``chromium``, installed by
+``scripts/install-system-packages.sh``), driven through Playwright by nbconvert's webpdf exporter;
+a browser is never downloaded. Print CSS keeps outputs, tables and figures whole on a page where
+they fit, breaks long tables between rows only (repeating the header) and shrinks wide tables to
+the page.
+
+Both files are written atomically (:func:`jdl.atomic.atomic_path`). While printing, the browser
+may load the page itself and ``data:`` URLs, nothing else (not even other ``file:`` URLs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import shutil
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+from nbconvert.exporters import HTMLExporter, WebPDFExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from traitlets import Bool, Unicode, default
+
+from jdl.atomic import atomic_path
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "jdl_report"
+# Cells of the template with this tag are notes for reviewers (what the next section is); they stay
+# in the executed notebook and are left out of the published report.
+TEMPLATE_NOTE = "template-note"
+
+# Where Debian's chromium package puts its launcher.
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+# Headless, and quiet on a machine with no network: without the background-networking flags
+# Chromium keeps trying (and failing) to reach Google's hosts. --no-sandbox because reports are
+# built as root in containers, where Chromium's sandbox cannot start; the page printed is our own
+# rendered report, not something from the web. --disable-dev-shm-usage: Chromium crashes when
+# /dev/shm is small (as in many containers).
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+# A4 portrait with the margins of templates/jdl_report/static/report.css (the CSS @page rule
+# wins where Chromium honours it; these are the same numbers for when it does not).
+PAGE_FORMAT = "A4"
+A4_MM = (210, 297)
+MARGINS_MM = {"top": 15, "right": 14, "bottom": 17, "left": 14}
+PAGE_MARGINS = {side: f"{mm}mm" for side, mm in MARGINS_MM.items()}
+PX_PER_MM = 96 / 25.4
+# The printable area in CSS pixels, the size the page is laid out at before printing.
+PRINT_WIDTH_PX = int((A4_MM[0] - MARGINS_MM["left"] - MARGINS_MM["right"]) * PX_PER_MM)
+PRINT_HEIGHT_PX = int((A4_MM[1] - MARGINS_MM["top"] - MARGINS_MM["bottom"]) * PX_PER_MM)
+
+# Run in the page before printing, laid out at the printable size:
+# - a table wider than the page is scaled down to fit (CSS zoom, down to MIN_TABLE_ZOOM); one
+#   still too wide then lets its cells wrap anywhere (class jdl-wrap in report.css);
+# - each output, table, text block and figure no taller than a page gets the class jdl-keep
+#   (break-inside: avoid in report.css), so it is never cut across pages; longer ones may break,
+#   tables only between rows.
+MIN_TABLE_ZOOM = 0.75  # 8pt table type printed no smaller than 6pt
+PREPARE_FOR_PRINT_JS = """([pageWidth, pageHeight, minZoom]) => {
+  for (const table of document.querySelectorAll("table")) {
+    const width = table.getBoundingClientRect().width;
+    const room = Math.min(pageWidth, table.parentElement.getBoundingClientRect().width);
+    if (width > room) {
+      table.style.zoom = Math.max(minZoom, room / width).toFixed(3);
+      if (table.getBoundingClientRect().width > room) table.classList.add("jdl-wrap");
+    }
+  }
+  const blocks = ".jp-OutputArea-child, .jp-OutputArea-output, table, pre, figure";
+  for (const element of document.querySelectorAll(blocks)) {
+    if (element.getBoundingClientRect().height <= pageHeight) element.classList.add("jdl-keep");
+  }
+}"""
+
+INSTALL_HINT = (
+    "Install Debian's chromium package with `make setup` (which runs "
+    "scripts/install-system-packages.sh), or `apt-get install chromium`; or set JDL_CHROMIUM to "
+    "the path of a Chromium or Chrome executable. The project never downloads a browser."
+)
+
+
+# What a published page may do: nothing but show itself. Inline styles (the lab CSS and tables'
+# style attributes) and data: images (the embedded figures) and fonts; no script, no connection,
+# no frame, no form, no base URL, no plugin.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+                           "base-uri 'none'; form-action 'none'; object-src 'none'; frame-src 'none'")
+
+
+class ChromiumNotFoundError(RuntimeError):
+    """No Chromium executable to print PDFs with."""
+
+
+class ExternalReferenceError(ValueError):
+    """A rendered report would make the browser fetch something from another host."""
+
+
+class ActiveContentError(ValueError):
+    """A rendered report holds a script, an event handler, a javascript: URL or an embedded frame."""
+
+
+def find_chromium() -> str:
+    """Path of the Chromium that prints PDFs: ``$JDL_CHROMIUM`` if set (it must then be an
+    executable file), else Debian's ``/usr/bin/chromium``, else the first of chromium,
+    chromium-browser and google-chrome on ``PATH``. Raises :class:`ChromiumNotFoundError`
+    saying what is missing and how to install it."""
+    configured = os.environ.get("JDL_CHROMIUM")
+    if configured:
+        if os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        raise ChromiumNotFoundError(
+            f"JDL_CHROMIUM is set to {configured!r}, which is not an executable file. "
+            "Point it at a Chromium or Chrome executable, or unset it to use the system Chromium. "
+            + INSTALL_HINT
+        )
+    if os.path.isfile(DEBIAN_CHROMIUM) and os.access(DEBIAN_CHROMIUM, os.X_OK):
+        return DEBIAN_CHROMIUM
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ChromiumNotFoundError(
+        f"No Chromium found to print the PDF report: not {DEBIAN_CHROMIUM}, and none of "
+        f"{', '.join(CHROMIUM_NAMES)} on PATH. " + INSTALL_HINT
+    )
+
+
+class ReaderOutputsPreprocessor(Preprocessor):
+    """What a reader sees of each cell, the same on every run: outputs that only carry scrapbook
+    scraps (``application/scrapbook.*``, data for the bulletin) and stream outputs on stderr
+    (warnings, log lines) are left out, and each cell's id becomes ``cell-<position>`` (the page's
+    anchors; papermill gives its injected cell a random id)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("data") and all(m.startswith("application/scrapbook.") for m in o["data"]))
+                            and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        cell.id = f"cell-{index}"
+        return cell, resources
+
+
+class ReportHTMLExporter(HTMLExporter):
+    """nbconvert's HTML exporter with the report settings: the ``jdl_report`` template, code and
+    prompts hidden, images embedded, the page's Content-Security-Policy, and only what a reader
+    should see (:class:`ReaderOutputsPreprocessor`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={TEMPLATE_NOTE}), enabled=True)
+        self.register_preprocessor(ReaderOutputsPreprocessor, enabled=True)
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        resources["content_security_policy"] = CONTENT_SECURITY_POLICY
+        return resources
+
+    @default("extra_template_basedirs")
+    def _report_template_basedirs(self):
+        return [str(TEMPLATES_DIR)]
+
+    @default("template_name")
+    def _report_template_name(self):
+        return TEMPLATE_NAME
+
+    @default("exclude_input")
+    def _report_exclude_input(self):
+        return True
+
+    @default("exclude_input_prompt")
+    def _report_exclude_input_prompt(self):
+        return True
+
+    @default("exclude_output_prompt")
+    def _report_exclude_output_prompt(self):
+        return True
+
+    @default("embed_images")
+    def _report_embed_images(self):
+        return True
+
+
+class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
+    """nbconvert's webpdf exporter, printing with the system Chromium (:func:`find_chromium`)
+    on A4 portrait pages, with the report settings of :class:`ReportHTMLExporter`.
+
+    It replaces :meth:`WebPDFExporter.run_playwright`, the method that starts the browser, so as
+    to pass Playwright the executable and the headless flags; it never downloads a browser. While
+    printing, any request other than for the page itself or a ``data:`` URL is aborted, and the
+    page is refused (:class:`ActiveContentError`) if it holds active content.
+    The base class prints on Playwright's default paper, US Letter, when it paginates (and on one
+    page as big as the report when ``paginate`` is False); this one prints A4 portrait pages and
+    supports only ``paginate`` True. ``browser_args`` are passed after :data:`CHROMIUM_ARGS`."""
+
+    allow_chromium_download = Bool(
+        False, help="Must stay False: the system Chromium prints, a browser is never downloaded."
+    ).tag(config=True)
+    chromium_executable = Unicode(
+        "", help="The Chromium to print with; empty: find_chromium()."
+    ).tag(config=True)
+
+    @default("template_name")
+    def _report_template_name(self):
+        return TEMPLATE_NAME
+
+    def run_playwright(self, html):
+        """Print ``html`` (a whole page) to PDF in the system Chromium; returns the PDF bytes."""
+        _check_inert(html, "the page to print")
+        if self.allow_chromium_download:
+            raise ValueError("SystemChromiumPDFExporter never downloads a browser")
+        if not self.paginate:
+            raise ValueError("SystemChromiumPDFExporter prints A4 pages only (paginate=True)")
+        executable = self.chromium_executable or find_chromium()
+        args = [*CHROMIUM_ARGS, *self.browser_args]
+
+        # Chromium reads the page from a file; it is removed whatever happens.
+        handle, html_file = tempfile.mkstemp(suffix=".html", prefix="jdl-report-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(html.encode("utf-8"))
+        try:
+            # The async API in a thread of its own, as nbconvert does, so that this also works
+            # where an event loop is already running (a notebook, papermill's engine).
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                return pool.submit(asyncio.run, self._print(html_file, executable, args)).result()
+        finally:
+            os.unlink(html_file)
+
+    async def _print(self, html_file: str, executable: str, args: list[str]) -> bytes:
+        try:
+            from playwright.async_api import async_playwright
+        except ModuleNotFoundError as error:  # pragma: no cover - a declared dependency
+            raise RuntimeError(
+                "Playwright is not installed; it is a dependency of jdl: run `make setup`"
+            ) from error
+
+        async with async_playwright() as playwright:
+            try:
+                browser = await playwright.chromium.launch(
+                    executable_path=executable,
+                    args=args,
+                    headless=True,
+                    handle_sigint=False,
+                    handle_sigterm=False,
+                    handle_sighup=False,
+                )
+            except Exception as error:
+                raise ChromiumNotFoundError(
+                    f"Could not start Chromium at {executable} through Playwright: {error}. "
+                    + INSTALL_HINT
+                ) from error
+            try:
+                # Laid out at the printable width, so that heights measured are those printed.
+                page = await browser.new_page(
+                    viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX}
+                )
+
+                page_url = Path(html_file).as_uri()
+
+                async def this_page_only(route):
+                    url = route.request.url
+                    if url == page_url or url.startswith("data:"):
+                        await route.continue_()
+                    else:
+                        await route.abort()
+
+                await page.route("**/*", this_page_only)
+                await page.emulate_media(media="print")
+                await page.goto(page_url, wait_until="load")
+                await page.wait_for_timeout(self.page_render_timeout)
+                # a little slack for rounding between screen layout and print layout
+                await page.evaluate(
+                    PREPARE_FOR_PRINT_JS,
+                    [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), MIN_TABLE_ZOOM],
+                )
+
+                return await page.pdf(
+                    format=PAGE_FORMAT,
+                    prefer_css_page_size=True,
+                    margin=PAGE_MARGINS,
+                    print_background=True,
+                )
+            finally:
+                await browser.close()
+
+
+class _RemoteReferences(HTMLParser):
+    """Collects the URLs in a page that a browser would fetch from another host."""
+
+    # Attributes whose URL the browser loads on its own (<a href> is only followed on a click).
+    FETCHED = frozenset({"src", "data", "poster", "background", "xlink:href"})
+    HREF_FETCHED_BY = frozenset({"link", "image", "use", "feimage", "base"})
+    REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+    CSS_REMOTE = re.compile(
+        r"""(?:url\(\s*['"]?|@import\s+['"])\s*((?:https?:)?//[^'")\s]*)""", re.IGNORECASE
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if not value:
+                continue
+            if name in self.FETCHED or (name == "href" and tag in self.HREF_FETCHED_BY):
+                if self.REMOTE.match(value):
+                    self.found.append(value.strip())
+            elif name in ("srcset", "imagesrcset"):
+                for candidate in value.split(","):
+                    url = candidate.strip().split(" ")[0]
+                    if self.REMOTE.match(url):
+                        self.found.append(url)
+            elif name == "style":
+                self.found.extend(self.CSS_REMOTE.findall(value))
+        self._in_style = tag == "style"
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.found.extend(self.CSS_REMOTE.findall(data))
+
+
+class _ActiveContent(HTMLParser):
+    """Collects what in a page could run or embed something: script elements, embedding elements,
+    event-handler attributes, and URLs other than ``data:`` (and in-page ``#`` anchors) in
+    attributes a browser loads or follows on its own or on a click."""
+
+    ELEMENTS = frozenset({"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base",
+                          "form", "portal", "noscript"})
+    URL_ATTRIBUTES = frozenset({"src", "href", "data", "action", "formaction", "poster", "background",
+                                "xlink:href", "srcdoc", "ping", "codebase", "manifest"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.ELEMENTS:
+            self.found.append(f"<{tag}> element")
+        if tag == "meta" and any(n == "http-equiv" and (v or "").strip().lower() == "refresh" for n, v in attrs):
+            self.found.append("<meta http-equiv=refresh>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"{name} attribute on <{tag}>")
+            elif name in self.URL_ATTRIBUTES and value is not None:
+                url = "".join(value.split()).lower()
+                if url and not url.startswith(("data:", "#")):
+                    self.found.append(f"{name} URL on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+
+def active_content(html: str) -> list[str]:
+    """What in ``html`` could run a script, load or embed something, or navigate by itself: a
+    description of each (element and attribute names only, never the text), in page order. A
+    published report holds none (``href="#..."`` anchors and ``data:`` URLs are allowed)."""
+    parser = _ActiveContent()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+def _check_inert(html: str, where) -> None:
+    found = active_content(html)
+    if found:
+        shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
+        raise ActiveContentError(f"{where}: the page holds active content ({shown}); a published report "
+                                 "must hold no script, event handler, link out or embedded frame")
+
+
+def external_references(html: str) -> list[str]:
+    """The URLs in ``html`` that a browser would fetch from another host (``http:``, ``https:``
+    or scheme-relative ``//``): in src-like attributes, ``<link href>`` and the like, and CSS
+    ``url()``/``@import``; links a reader may click are not fetched and not listed. Scripts'
+    own code is not read: the report template has no remote scripts."""
+    parser = _RemoteReferences()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+def _check_self_contained(html: str, notebook_path: str | os.PathLike) -> None:
+    remote = external_references(html)
+    if remote:
+        shown = ", ".join(remote[:5]) + (" ..." if len(remote) > 5 else "")
+        raise ExternalReferenceError(
+            f"{notebook_path}: the published report would load {len(remote)} resource(s) from "
+            f"another host ({shown}); reports must be self-contained: embed the image or data "
+            "instead of linking to it"
+        )
+
+
+def render_html(notebook_path: str | os.PathLike) -> str:
+    """The report page for ``notebook_path`` as a string (see :func:`export_html`)."""
+    html, _ = ReportHTMLExporter().from_filename(str(notebook_path))
+    _check_self_contained(html, notebook_path)
+    _check_inert(html, notebook_path)
+    return html
+
+
+def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
+    """Write the executed notebook as one self-contained HTML file, code hidden; atomically.
+    Raises :class:`ExternalReferenceError` (writing nothing) if the page would fetch anything
+    from another host, :class:`ActiveContentError` if it holds active content."""
+    html = render_html(notebook_path)
+    with atomic_path(html_path) as temp:
+        temp.write_text(html, encoding="utf-8")
+    return Path(html_path)
+
+
+def export_pdf(notebook_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
+    """Print the executed notebook to an A4 PDF with the system Chromium, code hidden;
+    atomically."""
+    exporter = SystemChromiumPDFExporter()
+    pdf, _ = exporter.from_filename(str(notebook_path))
+    with atomic_path(pdf_path) as temp:
+        temp.write_bytes(pdf)
+    return Path(pdf_path)
+
+
+def publish(notebook_path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<stem>.html`` and ``<stem>.pdf`` for ``notebook_path`` into ``out_dir`` (e.g.
+    report.ipynb -> report.html, report.pdf); returns their paths."""
+    notebook = Path(notebook_path)
+    out = Path(out_dir)
+    html_path = export_html(notebook, out / f"{notebook.stem}.html")
+    pdf_path = export_pdf(notebook, out / f"{notebook.stem}.pdf")
+    return html_path, pdf_path

@@ -1,0 +1,2 @@
+"""Running a month: params files (requests), the papermill runner, the safe error channel, and
+retention of outputs."""

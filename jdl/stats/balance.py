@@ -1,0 +1,270 @@
+"""Match quality (methodology section 5): the balance table, the love plot and the overlap plot.
+
+Conventions (stated in :data:`CONVENTIONS` and carried by every :class:`Balance`):
+
+* one row per covariate: numeric ones as they are, bool ones as 0/1, categorical ones one row per
+  level (every level, none dropped), plus a last row for the distance matched on;
+* "before" compares all treated units with the whole (unweighted) comparison pool that went into
+  the matching; "after" compares the matched treated units with the weighted comparison group;
+* standardised difference, in per cent: 100 x (treated mean - comparison mean) /
+  sqrt((treated variance + comparison variance) / 2), BOTH variances taken before matching (so the
+  before and after figures share one denominator); variances have denominator n - 1;
+* variance ratio: treated variance / comparison variance; after matching both are weighted
+  variances, sum w (x - mean)^2 / (sum w - sum w^2 / sum w) (the unbiased form for reliability
+  weights, which is the ordinary n - 1 variance when all weights are 1);
+* bands on the absolute standardised difference after matching: under 5 good, 5 to 10
+  reasonable, over 10 poor. ``any_poor`` says whether any covariate (the distance row aside) is
+  poor after matching: then the report says so plainly and runs no sub-analysis on that match.
+* no p-values: balance is a property of the sample, not a hypothesis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from jdl.stats.design import DISTANCE_LABELS, covariate_matrix
+from jdl.words import plot_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+GOOD_BELOW = 5.0
+POOR_ABOVE = 10.0
+BAND_GOOD, BAND_REASONABLE, BAND_POOR = "good", "reasonable", "poor"
+
+CONVENTIONS = (
+    "Standardised difference (%) = 100 x (treated mean - comparison mean) / "
+    "sqrt((treated variance + comparison variance) / 2), both variances before matching; "
+    "comparison after matching weighted by the matching weights; variance ratio = treated / "
+    "comparison variance (weighted after matching); bands on |standardised difference| after "
+    "matching: under 5 good, 5 to 10 reasonable, over 10 poor; no p-values."
+)
+
+COLUMNS = ("treated_mean_before", "treated_mean_after", "comparison_mean_before",
+           "comparison_mean_after", "std_diff_before", "std_diff_after",
+           "variance_ratio_before", "variance_ratio_after", "band_after")
+
+
+def band(abs_std_diff: float) -> str:
+    """The band of an absolute standardised difference in per cent: "good" under 5,
+    "reasonable" from 5 to 10, "poor" over 10 (NaN: "n/a")."""
+    if np.isnan(abs_std_diff):
+        return "n/a"
+    if abs_std_diff < GOOD_BELOW:
+        return BAND_GOOD
+    if abs_std_diff <= POOR_ABOVE:
+        return BAND_REASONABLE
+    return BAND_POOR
+
+
+def balance_covariates(data: pd.DataFrame, covariates) -> tuple[np.ndarray, list[str]]:
+    """The columns balance is judged on, as a float matrix (rows in data order) and names:
+    numeric covariates as they are, bool ones as one 0/1 column named after them, categorical
+    ones one 0/1 column per level (all levels, none dropped, named ``"<column>_<level>"``)."""
+    covariates = list(covariates)
+    bools = {c: data[c].astype(float) for c in covariates
+             if pd.api.types.is_bool_dtype(data[c].dtype)}
+    if bools:
+        data = data[covariates].assign(**bools)
+    return covariate_matrix(data, covariates, drop_first=False)
+
+
+def weighted_mean(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Column means of ``x`` (n x k) weighted by ``w`` (n)."""
+    return (w @ x) / w.sum()
+
+
+def weighted_variance(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Column variances of ``x`` weighted by ``w``: sum w (x - m)^2 / (V1 - V2 / V1), with
+    V1 = sum w and V2 = sum w^2 (equal to the n - 1 variance when all weights are 1)."""
+    v1, v2 = w.sum(), (w ** 2).sum()
+    mean = (w @ x) / v1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w @ (x - mean) ** 2) / (v1 - v2 / v1)
+
+
+_ROWS = 65536
+
+
+def _moments(x: np.ndarray, weights: np.ndarray):
+    """Weighted means and variances (as :func:`weighted_variance`) of the columns of ``x`` under
+    each row of ``weights`` (g x n), over blocks of rows (no n x k copies). Squares are taken
+    about each column's overall mean, so the variance formula does not lose precision to
+    cancellation."""
+    v1 = weights.sum(axis=1)
+    v2 = (weights ** 2).sum(axis=1)
+    n = x.shape[0]
+    centre = np.ones(n) @ x / n
+    sums = np.zeros((weights.shape[0], x.shape[1]))
+    squares = np.zeros_like(sums)
+    for start in range(0, n, _ROWS):
+        block = x[start:start + _ROWS] - centre
+        w = weights[:, start:start + _ROWS]
+        sums += w @ block
+        squares += w @ (block * block)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        offsets = sums / v1[:, None]
+        means = centre + offsets
+        variances = (squares - v1[:, None] * offsets ** 2) / (v1 - v2 / v1)[:, None]
+    return means, np.maximum(variances, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Balance:
+    """A balance table (columns :data:`COLUMNS`, one row per balance covariate, the distance row
+    last when present), whether any covariate is poor after matching, which ones, and the
+    conventions used, in words."""
+
+    table: pd.DataFrame
+    any_poor: bool
+    poor: tuple[str, ...]
+    conventions: str = CONVENTIONS
+
+
+def balance_table(covariates, treated, weights, distance=None, distance_label: str = "distance",
+                  names=None) -> Balance:
+    """The balance table of methodology section 5.
+
+    ``covariates``: a numeric frame (or a matrix with ``names``), one column per balance
+    covariate (see :func:`balance_covariates`), rows = the units that went into matching;
+    ``treated``: booleans; ``weights``: matching weights (treated 1 or 0, comparison >= 0);
+    ``distance``: optionally the score matched on, added as a last row named ``distance_label``
+    (left out of ``any_poor``).
+    """
+    if isinstance(covariates, pd.DataFrame):
+        names = [str(c) for c in covariates.columns]
+        x = covariates.to_numpy(dtype=float)
+    else:
+        x = np.asarray(covariates, dtype=float)
+        names = list(names)
+    t = np.asarray(treated, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    groups = np.vstack([t, ~t, w * t, w * ~t]).astype(float)
+    means, variances = _moments(x, groups)
+    if distance is not None:
+        d_means, d_variances = _moments(np.asarray(distance, dtype=float)[:, None], groups)
+        means, variances = np.hstack([means, d_means]), np.hstack([variances, d_variances])
+        names = names + [distance_label]
+    (mean_t0, mean_c0, mean_t1, mean_c1) = means
+    (var_t0, var_c0, var_t1, var_c1) = variances
+    scale = np.sqrt((var_t0 + var_c0) / 2)
+
+    def std_diff(difference):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = 100 * difference / scale
+        return np.where(difference == 0, 0.0, out)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio0, ratio1 = var_t0 / var_c0, var_t1 / var_c1
+    after = std_diff(mean_t1 - mean_c1)
+    table = pd.DataFrame({
+        "treated_mean_before": mean_t0, "treated_mean_after": mean_t1,
+        "comparison_mean_before": mean_c0, "comparison_mean_after": mean_c1,
+        "std_diff_before": std_diff(mean_t0 - mean_c0), "std_diff_after": after,
+        "variance_ratio_before": ratio0, "variance_ratio_after": ratio1,
+        "band_after": [band(abs(v)) for v in after],
+    }, index=pd.Index(names, name="covariate"))
+    judged = table.iloc[:-1] if distance is not None else table
+    poor = tuple(judged.index[judged["band_after"] == BAND_POOR])
+    return Balance(table=table, any_poor=bool(poor), poor=poor)
+
+
+def weights_in_words(result) -> str:
+    """How the comparison group of a :class:`jdl.stats.matching.MatchResult` is weighted, in words."""
+    if result.method == "radius":
+        return ("each comparison person weighted 1/(number of comparison people matched to a treated "
+                "person), summed over the treated people they are matched to")
+    if result.replace or result.ratio > 1:
+        return ("each comparison person weighted as in R's MatchIt: the sum over the treated people they "
+                "are matched to of 1/(number matched to that treated person), scaled to add up to the "
+                "number of distinct comparison people")
+    return "each matched comparison person weighted 1"
+
+
+def conventions_of(result) -> str:
+    """The conventions of the balance table of ``result`` (a :class:`jdl.stats.matching.MatchResult`),
+    in words: which groups "before" and "after" compare, how the comparison group is weighted,
+    what the last row is, then :data:`CONVENTIONS`. Names no count, so it can never give away
+    a count the report hides."""
+    return (f"Before matching: every treated person given to the matching against the comparison pool "
+            f"that went into it, unweighted. After matching: the treated people who found a match against "
+            f"the matched comparison group, {weights_in_words(result)}. The last row is the "
+            f"{DISTANCE_LABELS[result.distance_kind]} matched on. " + CONVENTIONS)
+
+
+def balance_of(result) -> Balance:
+    """The balance table of a :class:`jdl.stats.matching.MatchResult`: its covariates (expanded by
+    :func:`balance_covariates`) and its distance, over the units that went into the matching,
+    with the conventions of that match (:func:`conventions_of`)."""
+    used = result.distance.notna().to_numpy()
+    data = result.data if used.all() else result.data.loc[used]
+    matrix, names = balance_covariates(data, result.covariates)
+    balance = balance_table(matrix, result.treated.to_numpy()[used], result.weights.to_numpy()[used],
+                            distance=result.distance.to_numpy()[used],
+                            distance_label=DISTANCE_LABELS[result.distance_kind], names=names)
+    return dataclasses.replace(balance, conventions=conventions_of(result))
+
+
+def love_plot(result) -> Figure:
+    """A love plot: absolute standardised difference (%) per covariate before and after
+    matching, with reference lines at 5 and 10. Takes a MatchResult or a :class:`Balance`;
+    returns a matplotlib Figure (not shown, not kept by pyplot)."""
+    import seaborn as sns
+    from matplotlib.figure import Figure
+    balance = result if isinstance(result, Balance) else result.balance()
+    table = balance.table
+    n = len(table)
+    long = pd.DataFrame({
+        # covariate names carry the national data's category labels: never read as mathtext
+        "covariate": [plot_text(name) for name in np.r_[table.index.to_numpy(), table.index.to_numpy()]],
+        "absolute standardised difference (%)": np.abs(np.r_[table["std_diff_before"].to_numpy(),
+                                                             table["std_diff_after"].to_numpy()]),
+        "sample": ["before matching"] * n + ["after matching"] * n,
+    })
+    long = long[np.isfinite(long["absolute standardised difference (%)"])]
+    fig = Figure(figsize=(7, 1.5 + 0.28 * n))
+    ax = fig.subplots()
+    sns.scatterplot(data=long, x="absolute standardised difference (%)", y="covariate",
+                    hue="sample", style="sample", hue_order=["before matching", "after matching"],
+                    ax=ax)
+    ax.axvline(GOOD_BELOW, color="grey", linestyle="--", linewidth=1)
+    ax.axvline(POOR_ABOVE, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("Absolute standardised difference (%)")
+    ax.set_ylabel("")
+    ax.set_title("Covariate balance before and after matching")
+    fig.tight_layout()
+    return fig
+
+
+def overlap_plot(result, bins: int = 40) -> Figure:
+    """Propensity score distributions (densities) of the treated, the comparison pool before
+    matching, and the comparison group after matching weighted by the matching weights.
+    Returns a matplotlib Figure."""
+    import seaborn as sns
+    from matplotlib.figure import Figure
+    used = result.distance.notna().to_numpy()
+    score = result.propensity.to_numpy()[used]
+    treated = result.treated.to_numpy()[used]
+    weights = result.weights.to_numpy()[used]
+    after = ~treated & (weights > 0)
+    groups = ("treated", "comparison before matching", "comparison after matching (weighted)")
+    long = pd.DataFrame({
+        "propensity score": np.r_[score[treated], score[~treated], score[after]],
+        "group": np.repeat(groups, [treated.sum(), (~treated).sum(), after.sum()]),
+        "weight": np.r_[np.ones(treated.sum()), np.ones((~treated).sum()), weights[after]],
+    })
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    sns.histplot(data=long, x="propensity score", hue="group", hue_order=list(groups),
+                 weights="weight", stat="density", common_norm=False, element="step",
+                 fill=False, bins=bins, binrange=(0, 1), ax=ax)
+    ax.set_xlabel("Propensity score")
+    ax.set_ylabel("Density")
+    ax.set_title("Propensity score overlap")
+    fig.tight_layout()
+    return fig
