@@ -1,5 +1,5 @@
 """Benchmark: coverage and bias of the whole chain (matching then the Welch comparison) on many
-seeded simulated requests with known true effects under confounding (jdl.simulation).
+seeded simulated requests with known true effects under confounding (jdl.stats.simulation).
 
 Prints, for the default radius matching (logit, 0.2 SD caliper), for nearest 1:1 without
 replacement (MatchIt's default) and, as a warning case, radius matching on a misspecified
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from jdl.simulation import COVARIATES, coverage_study
+from jdl.stats.simulation import COVARIATES, coverage_study
 
 CASES = (
     ("radius (default)", {"method": "radius"}),

@@ -62,7 +62,7 @@ if csv != "-":
 TIME_OURS = r"""
 import json, resource, sys, time
 import pandas as pd
-from jdl.matching import fit_propensity, match
+from jdl.stats.matching import fit_propensity, match
 data = pd.read_parquet(sys.argv[1])
 covariates = [c for c in data.columns if c != "treated"]
 t0 = time.perf_counter()

@@ -16,13 +16,14 @@ import argparse
 import time
 from pathlib import Path
 
-from jdl import subgroups
-from jdl.cohort import build_cohort, match_cohort, treated_attributes
-from jdl.compare import compare_measures
-from jdl.matching import PropensityModelError
-from jdl.national import NationalData
-from jdl.synth import PROGRAMMES
-from jdl.validate import validate_upload
+from jdl.stats import subgroups
+from jdl.cohort.build import build_cohort, treated_attributes
+from jdl.stats.plan import match_cohort
+from jdl.stats.compare import compare_measures
+from jdl.stats.matching import PropensityModelError
+from jdl.cohort.national import NationalData
+from jdl.synth.world import PROGRAMMES
+from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
 
 

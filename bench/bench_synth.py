@@ -16,7 +16,7 @@ import sys
 
 CHILD = r"""
 import json, resource, sys, tempfile, time
-from jdl.synth import SynthConfig, generate, write_national
+from jdl.synth.world import SynthConfig, generate, write_national
 n = int(sys.argv[1])
 t0 = time.perf_counter()
 world = generate(SynthConfig(n_people=n))
