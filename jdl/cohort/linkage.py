@@ -11,8 +11,10 @@ linking, a row that repeats an earlier row's person (same normalised name, date 
 or the same valid PNC id) is a "duplicate row"; after linking, a row that reaches a national person
 an earlier row already reached is a "duplicate row" too, so each national person is counted once.
 
-Names are compared after normalisation (:func:`name_key`): accents removed, upper case, letters and
-digits only. For the fuzzy pass a hyphenated or two-part surname also matches on each of its parts
+Names are compared after normalisation (:func:`name_key`, which is
+:func:`jdl.upload.identifiers.normalise_name`, the key upload checks use too): letters
+transliterated to upper-case ASCII A-Z, digits kept ("Łukasz" links to a national "LUKASZ"),
+everything else dropped. For the fuzzy pass a hyphenated or two-part surname also matches on each of its parts
 ("Smith-Jones" against "Smith"), and the best score over the parts counts.
 
 Nothing here prints, logs or raises with a value from the upload or the national data.
@@ -20,8 +22,6 @@ Nothing here prints, logs or raises with a value from the upload or the national
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,35 +30,32 @@ from rapidfuzz.distance import JaroWinkler
 
 from jdl.cohort.attrition import AMBIGUOUS, DUPLICATE, INSUFFICIENT, NOT_FOUND
 from jdl.cohort.national import NationalData
+from jdl.upload.identifiers import name_parts as identifier_name_parts
+from jdl.upload.identifiers import normalise_name
 
 DEFAULT_THRESHOLD = 0.92
-_NOT_KEY = re.compile(r"[^A-Z0-9]")
 PASS_NAMES = {1: "PNC id", 2: "prison number", 3: "exact name, date of birth and sex",
               4: "similar name, date of birth (or day and month swapped) and sex"}
 
 
+def _each_distinct(names: pd.Series, function) -> pd.Series:
+    """``function`` applied once per distinct value of ``names`` (index kept)."""
+    values = names.astype(object).where(names.notna(), None)
+    distinct = {value: function(value) for value in pd.unique(values)}
+    return pd.Series([distinct[value] for value in values], index=names.index, dtype=object)
+
+
 def name_key(names: pd.Series) -> pd.Series:
-    """Names normalised for matching: accents removed, upper case, only A-Z and 0-9 kept."""
-    text = names.astype("string")
-    folded = text.str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-    key = folded.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-    return key.mask(key == "")
-
-
-def _key(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").upper()
-    return _NOT_KEY.sub("", folded)
+    """Names normalised for matching (:func:`jdl.upload.identifiers.normalise_name`): upper-case
+    ASCII letters A-Z and digits; None where a name is missing or its key is empty."""
+    return _each_distinct(names, normalise_name)
 
 
 def name_parts(names: pd.Series) -> pd.Series:
-    """Each name's keys for fuzzy matching: the whole name and, for a hyphenated or spaced name,
-    each of its parts (a tuple per name; empty when there is no name). Keys as :func:`name_key`."""
-    def parts(value) -> tuple[str, ...]:
-        if not isinstance(value, str):
-            return ()
-        keys = [_key(value)] + [_key(p) for p in value.replace("-", " ").split()]
-        return tuple(dict.fromkeys(k for k in keys if k))
-    return names.map(parts)
+    """Each name's keys for fuzzy matching (:func:`jdl.upload.identifiers.name_parts`): the whole
+    name and, for a hyphenated or spaced name, each of its parts (a tuple per name; empty when
+    there is no name)."""
+    return _each_distinct(names, identifier_name_parts)
 
 
 def swap_day_month(dates: pd.Series) -> pd.Series:

@@ -4,13 +4,19 @@ A PNC id is written ``YYYY/NNNNNNNC``: the year the record was created, a seven-
 number, and a check character. The check character is the letter at position
 ``int(YY + NNNNNNN) mod 23`` of ``ZABCDEFGHJKLMNPQRTUVWXY`` (YY the last two digits of the year).
 A prison number is one letter, four digits and two letters, e.g. ``A1234BC``.
+
+Names: :func:`normalise_name` is the one key that upload checks (``jdl.upload.validate``) and
+linkage (``jdl.cohort.linkage``) both compare names on, and :func:`name_parts` the parts linkage's
+fuzzy pass scores.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
+from anyascii import anyascii
 
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 _PNC_RE = re.compile(r"^(\d{2}|\d{4})/(\d{1,7})([A-Z])$")
@@ -72,3 +78,70 @@ def prison_number_from_int(codes: np.ndarray) -> np.ndarray:
     second = letters[(codes // 26) % 26]
     third = letters[codes % 26]
     return first + digits + second + third
+
+
+# --- names -------------------------------------------------------------------------------------
+
+_NOT_KEY = re.compile(r"[^A-Z0-9]")
+
+
+# letters of every kind, and decimal digits (a digit typed into a name is kept, as a typo would be)
+_KEPT_CATEGORIES = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nd"})
+
+
+def _is_separator(character: str) -> bool:
+    """A space of any kind (also tab, newline) or a dash of any kind (hyphen, en dash, ...)."""
+    return character.isspace() or unicodedata.category(character) == "Pd"
+
+
+def _fold_part(part: str) -> str:
+    """One name part as upper-case A-Z and 0-9: letters and decimal digits transliterated,
+    everything else dropped."""
+    kept = "".join(anyascii(ch) for ch in part if unicodedata.category(ch) in _KEPT_CATEGORIES)
+    return _NOT_KEY.sub("", kept.upper())
+
+
+def _fold(name: str) -> tuple[str, ...]:
+    """A name's folded parts, in order, empty parts left out (see :func:`normalise_name`)."""
+    text = unicodedata.normalize("NFKC", name)
+    parts, current = [], []
+    for character in text + " ":
+        if _is_separator(character):
+            parts.append(_fold_part("".join(current)))
+            current = []
+        else:
+            current.append(character)
+    return tuple(part for part in parts if part)
+
+
+def normalise_name(name: object) -> str | None:
+    """A surname or forename as the key names are compared on: upper-case ASCII letters A-Z (and
+    digits 0-9, kept so that a digit typed into a name is not silently lost).
+
+    Steps: Unicode NFKC (full-width and compatibility forms to their plain letters, ligatures
+    split); each letter transliterated to ASCII with ``anyascii`` (``Łukasz`` -> ``LUKASZ``,
+    ``José`` -> ``JOSE``, ``Zoë`` -> ``ZOE``, ``Straße`` -> ``STRASSE``, ``Иван`` -> ``IVAN``);
+    decimal digits of any script to 0-9; upper case; everything else dropped: spaces and hyphens
+    of every kind, apostrophes (``O'Brien`` and ``O’Brien`` -> ``OBRIEN``), punctuation, symbols
+    and emoji (never spelled out as words), invisible format characters and stray combining marks.
+
+    Both sides of a comparison go through this key, so it does not matter whether a national
+    index holds ``O'BRIEN`` or ``OBRIEN``, ``SMITH-JONES`` or ``SMITH JONES``: all become
+    ``OBRIEN`` and ``SMITHJONES``. (The synthetic national data, ``jdl.synth.world``, writes the
+    en_GB names as Faker spells them, mixed case with apostrophes and hyphens: ``O'Brien``,
+    ``Smith-Jones``.) Returns None for a value that is not a str or that has nothing left.
+    """
+    if not isinstance(name, str):
+        return None
+    return "".join(_fold(name)) or None
+
+
+def name_parts(name: object) -> tuple[str, ...]:
+    """A name's keys for fuzzy matching: the whole name's key (:func:`normalise_name`) and, for a
+    name of two or more parts split at spaces or dashes of any kind, each part's key; no key twice
+    (``Smith-Jones`` -> ``("SMITHJONES", "SMITH", "JONES")``, ``Ann`` -> ``("ANN",)``). Empty for
+    a value that is not a str or whose key is empty."""
+    if not isinstance(name, str):
+        return ()
+    parts = _fold(name)
+    return tuple(dict.fromkeys(("".join(parts),) + parts)) if parts else ()

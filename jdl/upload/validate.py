@@ -91,7 +91,6 @@ import io
 import os
 import posixpath
 import re
-import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -108,7 +107,7 @@ from openpyxl.xml.constants import SHARED_STRINGS, XLSM, XLSX, XLTM, XLTX
 from jdl.upload.columns import (COLUMN_NAMES, COLUMNS_BY_NAME, EVENT_DATE_COLUMNS, INSTRUCTIONS_SHEET,
                                 INTERVENTION_FIELDS, INTERVENTION_SHEET, MIN_DISTINCT_PEOPLE, PARTICIPANTS_SHEET,
                                 REQUIRED_COLUMNS)
-from jdl.upload.identifiers import normalise_pnc, normalise_prison_number
+from jdl.upload.identifiers import normalise_name, normalise_pnc, normalise_prison_number
 from jdl.window import DataWindow
 
 ERROR = "error"
@@ -484,17 +483,6 @@ def _pnc_value(value: object) -> str | None:
 def _prison_value(value: object) -> str | None:
     text = _as_text(value)
     return normalise_prison_number(text) if text is not None else None
-
-
-def normalise_name(text: object) -> str | None:
-    """A name for matching: accents removed, upper case, letters and digits only (no spaces,
-    hyphens or apostrophes); None when nothing is left."""
-    text = _as_text(text)
-    if text is None:
-        return None
-    folded = unicodedata.normalize("NFKD", text)
-    letters = "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch))
-    return letters.upper() or None
 
 
 def normalise_header(header: object) -> str:
