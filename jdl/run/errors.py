@@ -27,8 +27,9 @@ digits), ``{fit_status}`` and ``{field}`` (one of a fixed set of words) are show
 or the template gives other words). So whatever text arrives, the reason shown is the lab's
 wording with at most numbers and fixed words in it.
 
-A new error the lab raises with fixed wording opts in by adding its template here (and a test in
-tests/test_runner.py that the message the lab raises is recognised, so the two cannot drift apart).
+A new error the lab raises with fixed wording opts in by adding its template here (and, in
+tests/test_errors.py, a trigger: a call that raises the real error, whose message must match, so
+the two cannot drift apart; that test fails for a template without one).
 Never add a template whose shown text would copy free text from the message.
 """
 
