@@ -1,0 +1,225 @@
+"""The tailored report's sections: what each shows of an analysed request.
+
+The template notebook only renders: it builds a :class:`Report` from a
+:class:`jdl.analysis.Analysis` and shows one section per cell (``report.show("summary")``).
+Which sections a request gets is decided once, here, when the :class:`Report` is made: a
+processed request gets :data:`PROCESSED`; a request that fails the minimum criteria gets
+:data:`NOT_PROCESSED` (its "summary" is the letter saying why, and the sections with statistics
+show nothing). Each section is a function from the analysis to a list of things to display
+(Markdown, tables, figures): tested package code, never notebook logic.
+
+Text from outside (params, the national data) reaches Markdown only through
+:func:`jdl.words.markdown_text`; tables are rendered by pandas, which escapes their cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from IPython.display import Markdown, display
+
+from jdl import words
+from jdl.cohort.build import DEFAULT_POOL_MARGIN_MONTHS
+from jdl.cohort.linkage import DEFAULT_THRESHOLD as LINKAGE_THRESHOLD
+from jdl.cohort.measures import MEASURES
+from jdl.report import figures
+from jdl.report import text as report
+from jdl.report.provenance import provenance_markdown
+from jdl.stats import disclosure, subgroups
+from jdl.stats.balance import love_plot, overlap_plot
+from jdl.stats.power import people_needed, power_sentence
+from jdl.stats.profile import PROFILE_TABLES, age_summary
+
+PLANNING_REDUCTION = 0.05   # the reduction (5 percentage points) power planning is done for
+COURT_CLASSES = ("first_indictable_only", "first_either_way", "first_summary")
+
+
+def _markdown(text: str) -> Markdown:
+    return Markdown(text)
+
+
+def _notes(notes) -> list:
+    """Disclosure notes as a Markdown list (nothing when there are none)."""
+    return [_markdown("\n".join(f"- {words.markdown_text(n)}" for n in notes))] if notes else []
+
+
+def title(analysis) -> list:
+    request = analysis.request
+    return [_markdown(f"# {report.title(request.organisation, request.programme)}\n\n"
+                      f"Request {words.markdown_text(request.request_id)}, received "
+                      f"{words.markdown_text(request.date_received)}. Official statistics produced by the "
+                      "Justice Data Lab (open re-implementation).")]
+
+
+def summary(analysis) -> list:
+    request = analysis.request
+    return [_markdown("## Summary\n\n" + report.summary_paragraph(
+        request.organisation, request.programme, analysis.headline, analysis.verdict, analysis.n_analysed,
+        analysis.match.n_comparison_distinct, MEASURES[0]))]
+
+
+def letter(analysis) -> list:
+    """The letter for a request that fails the minimum criteria: why, and how many people a
+    request needs (planned on the comparison pool's rate, else the national adult rate)."""
+    request = analysis.request
+    pool_rate = analysis.pool_rate if analysis.pool_rate is not None else report.NATIONAL_ADULT_RATE
+    return [_markdown("## Your request could not be processed\n\n" + report.not_processed_letter(
+        request.organisation, request.programme, analysis.reason, analysis.n_submitted, analysis.n_analysed)
+        + "\n\n" + power_sentence(pool_rate, PLANNING_REDUCTION, people_needed(pool_rate, PLANNING_REDUCTION)))]
+
+
+def can_say(analysis) -> list:
+    request, verdict, headline = analysis.request, analysis.verdict, analysis.headline
+    can = words.can_say(verdict, request.organisation, request.programme, headline)
+    cannot = words.cannot_say(verdict, request.organisation, request.programme, headline)
+    return [_markdown(f"## {words.CAN_SAY_HEADING}\n\n" + "\n".join(f"- {s}" for s in can)
+                      + f"\n\n## {words.CANNOT_SAY_HEADING}\n\n" + "\n".join(f"- {s}" for s in cannot))]
+
+
+def per_100(analysis) -> list:
+    headline = analysis.headline
+    frequency = analysis.measures[1].comparison
+    lines = [words.per_100_sentence(headline.treated_mean, headline.comparison_mean),
+             words.per_100_frequency_sentence(frequency.treated_mean, frequency.comparison_mean)]
+    intervals = [words.interval_sentence(r.measure, r.comparison) for r in analysis.measures if r.reported]
+    if analysis.number_needed is not None:
+        intervals.append(words.number_needed_sentence(analysis.number_needed))
+        ratio = analysis.match.effective_comparison_size / analysis.match.n_treated_matched
+        intervals.append(power_sentence(
+            headline.comparison_mean, PLANNING_REDUCTION,
+            people_needed(headline.comparison_mean, PLANNING_REDUCTION, ratio=ratio), ratio=round(ratio, 1)))
+    return [_markdown("## Measurements per 100 people\n\n" + "\n\n".join(lines)),
+            _markdown("## What the intervals tell us\n\n" + "\n\n".join(f"- {s}" for s in intervals)),
+            figures.rate_chart(headline)]
+
+
+def attrition(analysis) -> list:
+    shown = analysis.publication.tables["attrition"].shown
+    parts = [_markdown("## Attrition: how the people submitted reached the analysis"),
+             figures.attrition_figure(shown.drop(disclosure.TOTAL), shown[disclosure.TOTAL]),
+             shown.rename("People").to_frame()]
+    if analysis.plan is not None and analysis.plan.restrictions:
+        parts.append(_markdown(report.restriction_sentence(analysis.plan)))
+    return parts + _notes(analysis.publication.notes(["attrition"]))
+
+
+def measures(analysis) -> list:
+    table = words.measure_table(analysis.measures)
+    parts = [_markdown("## All measures\n\nTreatment group against the weighted comparison group; "
+                       "differences are treatment minus comparison, with 95% confidence intervals; "
+                       "differences and intervals of rates are in percentage points."),
+             table.set_index(table.columns[0])]
+    # the first re-offence's court class: three shares of the same re-offenders that should add to 100%
+    classes = [r.comparison for r in analysis.measures if r.measure.column in COURT_CLASSES]
+    if all(c is not None for c in classes):
+        for group in ("treated_mean", "comparison_mean"):
+            note = words.rounding_note([getattr(c, group) for c in classes], 1.0, words.percent)
+            if note:
+                parts.append(_markdown(f"*{note}*"))
+                break
+    return parts
+
+
+def profile(analysis) -> list:
+    return [_markdown("## The treatment group\n\n" + age_summary(analysis.treated_analysed)),
+            analysis.profile, *_notes(analysis.publication.notes(PROFILE_TABLES))]
+
+
+def sub_analyses(analysis) -> list:
+    notes = "\n\n".join(subgroups.subgroup_notes(analysis.subgroups)) + "".join(
+        f"\n\n{words.markdown_text(n)}" for n in analysis.publication.notes(subgroups.TABLES))
+    return [_markdown("## Sub-analyses\n\n" + subgroups.SUBGROUP_INTRO),
+            subgroups.subgroup_table(analysis.subgroups), _markdown(notes),
+            _markdown("## Controlled for region\n\n" + subgroups.REGION_INTRO + "\n\n"
+                      + subgroups.region_sentence(analysis.headline, analysis.region)),
+            subgroups.region_table(analysis.match, analysis.headline, analysis.balance, analysis.region)]
+
+
+def match_quality(analysis) -> list:
+    balance = analysis.balance
+    parts = [_markdown("## Annex A: match quality\n\n" + balance.conventions)]
+    if balance.any_poor:
+        parts.append(_markdown("**The match is poor on " + words.markdown_text(", ".join(balance.poor))
+                               + "**: after matching, the standardised difference is over 10%. The results "
+                               "should be read with care."))
+    parts += [balance.table.round(2), love_plot(balance), overlap_plot(analysis.match)]
+    region = analysis.region.balance
+    if region is not None:
+        parts.append(_markdown("### Balance of the match controlled for region\n\nStandardised differences "
+                               "after matching (%), the national match beside the match controlled for region."))
+        if region.any_poor:
+            parts.append(_markdown("**The match controlled for region is poor on "
+                                   + words.markdown_text(", ".join(region.poor))
+                                   + "**: after matching, the standardised difference is over 10%."))
+        parts.append(subgroups.balance_side_by_side(balance, region))
+    return parts
+
+
+def propensity_model(analysis) -> list:
+    return [_markdown("## Annex B: the propensity model\n\nLogistic regression of taking part on the "
+                      f"covariates, {report.estimator_words(analysis.match)} (see Annex D); coefficients on "
+                      "the log-odds scale."),
+            analysis.match.coefficients().round(3)]
+
+
+def sensitivity(analysis) -> list:
+    adjusted, headline = analysis.adjusted, analysis.headline
+    return [_markdown(
+        "## Annex C: sensitivity\n\n**Hidden bias.** " + analysis.e_values.sentence()
+        + "\n\n**Regression-adjusted estimate.** A weighted regression of re-offending on taking part and "
+        "the model's covariates, on the matched sample, estimates the difference as "
+        f"{words.points(adjusted.difference)} percentage points (95% interval "
+        f"{words.interval(adjusted.lower, adjusted.upper)}; {words.p_phrase(adjusted.p_value)}), "
+        f"beside {words.points(headline.difference)} from the match alone. It is consistent if either the "
+        "match or the regression model is right.")]
+
+
+def method_notes(analysis) -> list:
+    notes = report.method_notes(analysis.match, analysis.plan, analysis.window, DEFAULT_POOL_MARGIN_MONTHS,
+                                LINKAGE_THRESHOLD, disclosure.RULE_NOTES)
+    return [_markdown("## Annex D: method notes\n\n" + "\n".join(f"- {n}" for n in notes)
+                      + "\n\n## Annex E: proven re-offending\n\n" + report.DEFINITION
+                      + "\n\n## Annex F: caveats\n\n" + "\n".join(f"- {c}" for c in report.CAVEATS))]
+
+
+def provenance(analysis) -> list:
+    return [_markdown("## Annex G: provenance\n\n" + provenance_markdown(analysis.provenance))]
+
+
+Section = Callable[[object], list]
+
+# The sections of a processed request, in the report's order.
+PROCESSED: dict[str, Section] = {
+    "title": title, "summary": summary, "can_say": can_say, "per_100": per_100, "attrition": attrition,
+    "measures": measures, "profile": profile, "sub_analyses": sub_analyses, "match_quality": match_quality,
+    "propensity_model": propensity_model, "sensitivity": sensitivity, "method_notes": method_notes,
+    "provenance": provenance,
+}
+# The sections of a request that fails the minimum criteria: the letter in place of the summary,
+# the attrition that explains it, the method notes and the provenance; no statistics.
+NOT_PROCESSED: dict[str, Section] = {
+    "title": title, "summary": letter, "attrition": attrition, "method_notes": method_notes,
+    "provenance": provenance,
+}
+
+
+class Report:
+    """The report of one analysed request: which sections it has (decided once, from
+    ``analysis.processed``) and what each shows."""
+
+    def __init__(self, analysis):
+        self.analysis = analysis
+        self.sections = PROCESSED if analysis.processed else NOT_PROCESSED
+
+    def parts(self, name: str) -> list:
+        """What section ``name`` shows (nothing for a section this request does not have).
+        Raises KeyError for a name that is no section of any report."""
+        if name not in PROCESSED:
+            raise KeyError(f"no report section {name!r}; the sections are {', '.join(PROCESSED)}")
+        section = self.sections.get(name)
+        return section(self.analysis) if section is not None else []
+
+    def show(self, name: str) -> None:
+        """Display section ``name`` (in a notebook: its Markdown, tables and figures)."""
+        for part in self.parts(name):
+            display(part)

@@ -1,0 +1,106 @@
+"""The report's sections (jdl.report.sections): which a request gets is decided once, a request not
+processed gets the letter and no statistics, text from outside is escaped, and the template only
+renders (one section per cell, a reviewer's note before each, no logic)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from jdl.analysis import Request
+from jdl.report import sections
+from jdl.report.publish import TEMPLATE_NOTE
+from jdl.report.sections import NOT_PROCESSED, PROCESSED, Report
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "notebooks" / "request_report.ipynb"
+HOSTILE = "<script>alert(1)</script> *[x](http://evil)* | # $1$"
+
+
+class NotProcessed(SimpleNamespace):
+    """An analysis that fails the minimum criteria: any statistic asked of it is a test failure."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"a request not processed must not be asked for {name}")
+
+
+def not_processed(**overrides):
+    values = dict(request=Request("req-1", HOSTILE, "Programme <b>", "other", "2014-01-15"), processed=False,
+                  reason="fewer than 60 people were submitted", n_submitted=48, n_analysed=40, pool_rate=0.4)
+    values.update(overrides)
+    return NotProcessed(**values)
+
+
+def texts(parts) -> str:
+    return "\n".join(p.data for p in parts)
+
+
+def test_the_sections_of_a_request_not_processed_come_in_the_report_order():
+    names = list(PROCESSED)
+    assert [n for n in names if n in NOT_PROCESSED] == list(NOT_PROCESSED)
+    assert NOT_PROCESSED["summary"] is sections.letter and PROCESSED["summary"] is sections.summary
+
+
+def test_a_request_not_processed_gets_the_letter_and_nothing_statistical():
+    report = Report(not_processed())
+    assert report.sections is NOT_PROCESSED
+    letter = texts(report.parts("summary"))
+    assert letter.startswith("## Your request could not be processed\n\nThank you for your request about "
+                             "Programme \\<b\\> from ")
+    assert "because fewer than 60 people were submitted." in letter
+    assert "In this request 40 of the 48 people submitted could be analysed. At that rate, about 60 people" in letter
+    assert "from 40% to 35% (a reduction of 5 percentage points) with 80% power" in letter  # the pool's rate
+    assert "about 1,471 people would be needed in the treatment group" in letter
+    for name in ("can_say", "per_100", "measures", "profile", "sub_analyses", "match_quality",
+                 "propensity_model", "sensitivity"):
+        assert report.parts(name) == []
+
+
+def test_the_title_escapes_text_from_outside():
+    [title] = Report(not_processed()).parts("title")
+    assert title.data.startswith("# ")
+    assert "<script>" not in title.data and "](" not in title.data and "\\<script\\>" in title.data
+    assert "Request req\\-1, received 2014\\-01\\-15." in title.data
+
+
+def test_an_unknown_section_is_refused_by_name():
+    with pytest.raises(KeyError, match="no report section 'summery'; the sections are title, summary"):
+        Report(not_processed()).parts("summery")
+
+
+def test_the_template_only_renders():
+    notebook = nbformat.read(TEMPLATE, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    shown = []
+    for cell in code[1:]:                                # after the parameters
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.If,
+                                         ast.IfExp, ast.For, ast.While, ast.Dict, ast.DictComp, ast.Try)), \
+                f"logic in the template: {ast.unparse(node)[:60]}"
+        if cell.source.startswith("report.show("):
+            shown.append(ast.literal_eval(tree.body[0].value.args[0]))
+    assert shown == list(PROCESSED)                       # every section, once, in order
+    # before each section, a reviewer's note saying what it is, left out of the published report
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and cell.source.startswith("report.show("):
+            note = notebook.cells[index - 1]
+            assert note.cell_type == "markdown" and TEMPLATE_NOTE in note.metadata.get("tags", [])
+            assert note.source.startswith("**")
+    assert code[-1].source == "glue_scraps(analysis.scraps())"
+
+
+def test_template_notes_are_left_out_of_the_published_page():
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from jdl.report.publish import ReportHTMLExporter
+
+    notebook = new_notebook(cells=[new_markdown_cell("A note for reviewers only", metadata={"tags": [TEMPLATE_NOTE]}),
+                                   new_markdown_cell("Text for readers")])
+    page, _ = ReportHTMLExporter().from_notebook_node(notebook)
+    assert "Text for readers" in page and "A note for reviewers only" not in page
