@@ -252,7 +252,7 @@ def test_match_radius_closed_form():
     matched = result.matched()
     assert list(matched.index) == list(data.index)
     assert matched["weights"].sum() == pytest.approx(10)
-    assert result.summary()["n_comparison_distinct"] == 5
+    assert result.summary().n_comparison_distinct == 5
     assert "5 of 5 treated matched to 5 of 5 comparison" in repr(result)
 
 
@@ -498,7 +498,7 @@ def test_separated_two_by_two_is_fitted_by_firth_closed_form():
     np.testing.assert_allclose(model.coefficients().se, np.sqrt(np.diag(np.linalg.inv(info))),
                                rtol=1e-9)
     result = match(data, "treated", ["x"], caliper=1.0)
-    summary = result.summary()
+    summary = result.summary().as_dict()
     assert summary["estimator"] == "Firth penalised likelihood"
     assert summary["separated_terms"] == ["x"] and summary["dropped_collinear_terms"] == []
 
@@ -617,7 +617,7 @@ def test_collinear_columns_are_dropped_as_r_does():
     model = result.propensity_model
     assert model.dropped_collinear == ("c", "d")  # the earliest columns are kept
     assert model.columns == ("const", "a", "b")
-    assert result.summary()["dropped_collinear_terms"] == ["c", "d"]
+    assert result.summary().dropped_collinear_terms == ("c", "d")
     assert model.result.mle_retvals["dropped_collinear_terms"] == ["c", "d"]
     reference = fit_propensity(data, "treated", ["a", "b"])
     np.testing.assert_allclose(model.coefficients().coef, reference.coefficients().coef, atol=1e-12)

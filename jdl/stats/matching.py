@@ -76,7 +76,8 @@ people fall inside each caliper.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -1230,6 +1231,172 @@ def nearest_match(distance, treated, width: float | None = None, ratio: int = 1,
 # the entry point
 
 
+# --------------------------------------------------------------------------------------------
+# the summary of a match, shaped like MatchIt's summary()
+
+SAMPLE_SIZE_ROWS = ("All (ESS)", "All", "Matched (ESS)", "Matched", "Unmatched", "Discarded")
+SAMPLE_SIZE_COLUMNS = ("Control", "Treated")
+
+
+def _listed(names) -> str:
+    return ", ".join(names) if names else "none"
+
+
+@dataclass(frozen=True, eq=False)
+class MatchSummary:
+    """The summary of a match (:meth:`MatchResult.summary`), as R's ``summary.matchit``: its
+    settings, its sample sizes and its balance table. Aggregates only: counts, settings and
+    covariate names, never a unit's data.
+
+    Settings: ``method``, ``distance`` (``"logit"`` or ``"propensity"``), ``caliper_sd`` (in SD of
+    the distance; None: no caliper) and ``caliper_width`` (in distance units), ``ratio``,
+    ``replace``, ``m_order``, ``exact`` (exact-matching columns), ``covariates``; the propensity
+    model's ``estimator``, ``separated_terms``, ``dropped_constant_terms`` and
+    ``dropped_collinear_terms``.
+
+    Counts (people): ``n_treated`` / ``n_comparison_pool`` given to the matching,
+    ``n_treated_matched`` / ``n_comparison_distinct`` with positive weight,
+    ``n_comparison_outside_strata`` left out before matching because no treated unit shares their
+    exact-matching stratum; ``effective_comparison_size`` (Kish: (sum w)^2 / sum w^2 over the
+    comparison group). :attr:`sample_sizes` lays them out as MatchIt does. :attr:`balance` is
+    the match's balance table (:class:`jdl.stats.balance.Balance`), computed on first use.
+    """
+
+    method: str
+    distance: str
+    caliper_sd: float | None
+    caliper_width: float | None
+    ratio: int
+    replace: bool
+    m_order: str
+    exact: tuple[str, ...]
+    covariates: tuple[str, ...]
+    estimator: str
+    separated_terms: tuple[str, ...]
+    dropped_constant_terms: tuple[str, ...]
+    dropped_collinear_terms: tuple[str, ...]
+    n_treated: int
+    n_treated_matched: int
+    n_comparison_pool: int
+    n_comparison_outside_strata: int
+    n_comparison_distinct: int
+    effective_comparison_size: float
+    result: MatchResult = field(repr=False, compare=False)
+
+    @property
+    def n_treated_dropped(self) -> int:
+        """Treated units left without a comparison match."""
+        return self.n_treated - self.n_treated_matched
+
+    @property
+    def balance(self):
+        """The balance table (:meth:`MatchResult.balance`), computed once, on first use."""
+        return self.result.balance()
+
+    @property
+    def sample_sizes(self) -> pd.DataFrame:
+        """Sample sizes as MatchIt's ``summary()`` gives them (its ``nn``): rows
+        :data:`SAMPLE_SIZE_ROWS`, columns ``Control`` and ``Treated``, floats.
+
+        "All": the units given to the matching; "All (ESS)": their effective size, equal to "All"
+        (every unit weighs 1 before matching: no sampling weights); "Matched": units with a positive
+        matching weight; "Matched (ESS)": the effective size of the weighted matched group,
+        (sum w)^2 / sum w^2 (the treated weigh 1, so for them it equals "Matched"); "Unmatched":
+        weight 0 and not discarded; "Discarded": left out before matching (MatchIt: by its
+        common-support rule; here: comparison units outside every treated unit's exact-matching
+        stratum, never a treated unit).
+        """
+        control_unmatched = self.n_comparison_pool - self.n_comparison_distinct - self.n_comparison_outside_strata
+        rows = {
+            "All (ESS)": (self.n_comparison_pool, self.n_treated),
+            "All": (self.n_comparison_pool, self.n_treated),
+            "Matched (ESS)": (self.effective_comparison_size, self.n_treated_matched),
+            "Matched": (self.n_comparison_distinct, self.n_treated_matched),
+            "Unmatched": (control_unmatched, self.n_treated_dropped),
+            "Discarded": (self.n_comparison_outside_strata, 0),
+        }
+        return pd.DataFrame.from_dict(rows, orient="index", columns=list(SAMPLE_SIZE_COLUMNS), dtype=float)
+
+    def _shown_sample_sizes(self) -> pd.DataFrame:
+        """The sample sizes as printed: an "(ESS)" row only where it differs from its count (as
+        MatchIt prints them); counts as whole numbers, effective sizes to 2 decimals."""
+        sizes = self.sample_sizes
+        keep = [row for row in SAMPLE_SIZE_ROWS
+                if not (row.endswith(" (ESS)") and np.allclose(sizes.loc[row], sizes.loc[row[:-6]]))]
+        return sizes.loc[keep].map(lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}")
+
+    def settings(self) -> dict[str, str]:
+        """The match's settings in words, one line each (label -> text)."""
+        caliper = ("none" if self.caliper_sd is None
+                   else f"{self.caliper_sd:g} SD of the distance (width {self.caliper_width:.4g})")
+        lines = {"Method": self.method, "Distance": self.distance, "Caliper": caliper}
+        if self.method == "nearest":
+            lines.update({"Ratio": f"{self.ratio}:1", "Order": self.m_order})
+        lines.update({
+            "Replacement": "with replacement" if self.replace else "without replacement",
+            "Exact matching on": _listed(self.exact),
+            "Covariates": _listed(self.covariates),
+            "Propensity model": self.estimator,
+            "Separated terms": _listed(self.separated_terms),
+            "Dropped terms (constant)": _listed(self.dropped_constant_terms),
+            "Dropped terms (collinear)": _listed(self.dropped_collinear_terms),
+        })
+        return lines
+
+    def as_dict(self) -> dict:
+        """The headline facts as plain numbers, words and lists (JSON-ready): method, distance,
+        caliper_sd, caliper_width, ratio, replace, exact, the counts, effective_comparison_size,
+        dropped_constant_terms, estimator, separated_terms, dropped_collinear_terms."""
+        return {
+            "method": self.method,
+            "distance": self.distance,
+            "caliper_sd": self.caliper_sd,
+            "caliper_width": self.caliper_width,
+            "ratio": self.ratio,
+            "replace": self.replace,
+            "exact": list(self.exact),
+            "n_treated": self.n_treated,
+            "n_treated_matched": self.n_treated_matched,
+            "n_treated_dropped": self.n_treated_dropped,
+            "n_comparison_pool": self.n_comparison_pool,
+            "n_comparison_outside_strata": self.n_comparison_outside_strata,
+            "n_comparison_distinct": self.n_comparison_distinct,
+            "effective_comparison_size": self.effective_comparison_size,
+            "dropped_constant_terms": list(self.dropped_constant_terms),
+            "estimator": self.estimator,
+            "separated_terms": list(self.separated_terms),
+            "dropped_collinear_terms": list(self.dropped_collinear_terms),
+        }
+
+    def _balance_shown(self) -> pd.DataFrame:
+        table = self.balance.table.copy()
+        numbers = [c for c in table.columns if c != "band_after"]
+        table[numbers] = table[numbers].round(2)
+        return table
+
+    def __str__(self) -> str:
+        width = max(len(label) for label in self.settings())
+        lines = ["Match summary", ""]
+        lines += [f"{label + ':':<{width + 1}} {text}" for label, text in self.settings().items()]
+        lines += ["", "Sample sizes:", self._shown_sample_sizes().to_string(), ""]
+        lines += ["Balance:", self._balance_shown().to_string(), "", self.balance.conventions]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        """The summary as HTML tables (settings, sample sizes, balance); every cell and label
+        escaped, so a covariate or level name is shown as text, never read as markup."""
+        settings = pd.DataFrame({"setting": list(self.settings().values())},
+                                index=pd.Index(list(self.settings()), name=None))
+        parts = ["<div class=\"jdl-match-summary\">", "<h4>Match summary</h4>",
+                 settings.to_html(escape=True, header=False),
+                 "<h4>Sample sizes</h4>", self._shown_sample_sizes().to_html(escape=True),
+                 "<h4>Balance</h4>", self._balance_shown().to_html(escape=True),
+                 f"<p>{html.escape(self.balance.conventions)}</p>", "</div>"]
+        return "\n".join(parts)
+
+
 @dataclass(frozen=True, eq=False)
 class MatchResult:
     """The outcome of :func:`match`: weights, counts, the propensity model and diagnostics.
@@ -1342,36 +1509,26 @@ class MatchResult:
         from jdl.stats.balance import balance_of
         return balance_of(self)
 
-    def summary(self) -> dict:
-        """The headline facts of the match, as plain numbers and words."""
-        return {
-            "method": self.method,
-            "distance": self.distance_kind,
-            "caliper_sd": self.caliper,
-            "caliper_width": self.caliper_width,
-            "ratio": self.ratio,
-            "replace": self.replace,
-            "exact": list(self.exact),
-            "n_treated": self.n_treated,
-            "n_treated_matched": self.n_treated_matched,
-            "n_treated_dropped": self.n_treated_dropped,
-            "n_comparison_pool": self.n_comparison_pool,
-            "n_comparison_outside_strata": self.n_outside_strata,
-            "n_comparison_distinct": self.n_comparison_distinct,
-            "effective_comparison_size": self.effective_comparison_size,
-            "dropped_constant_terms": list(self.propensity_model.dropped_constant),
-            "estimator": self.propensity_model.estimator,
-            "separated_terms": list(self.propensity_model.separated),
-            "dropped_collinear_terms": list(self.propensity_model.dropped_collinear),
-        }
+    def summary(self) -> MatchSummary:
+        """The match's summary, as R's ``summary.matchit``: settings, sample sizes and balance
+        (:class:`MatchSummary`; ``summary().as_dict()`` gives the headline facts as a dict)."""
+        model = self.propensity_model
+        return MatchSummary(
+            method=self.method, distance=self.distance_kind, caliper_sd=self.caliper,
+            caliper_width=self.caliper_width, ratio=self.ratio, replace=self.replace, m_order=self.m_order,
+            exact=tuple(self.exact), covariates=tuple(self.covariates), estimator=model.estimator,
+            separated_terms=tuple(model.separated), dropped_constant_terms=tuple(model.dropped_constant),
+            dropped_collinear_terms=tuple(model.dropped_collinear), n_treated=self.n_treated,
+            n_treated_matched=self.n_treated_matched, n_comparison_pool=self.n_comparison_pool,
+            n_comparison_outside_strata=self.n_outside_strata, n_comparison_distinct=self.n_comparison_distinct,
+            effective_comparison_size=self.effective_comparison_size, result=self)
 
     def __repr__(self) -> str:
-        s = self.summary()
         caliper = "no caliper" if self.caliper is None else f"caliper {self.caliper:g} SD"
-        return (f"MatchResult({s['method']} on {s['distance']}, {caliper}: "
-                f"{s['n_treated_matched']} of {s['n_treated']} treated matched to "
-                f"{s['n_comparison_distinct']} of {s['n_comparison_pool']} comparison "
-                f"(effective size {s['effective_comparison_size']:.1f}))")
+        return (f"MatchResult({self.method} on {self.distance_kind}, {caliper}: "
+                f"{self.n_treated_matched} of {self.n_treated} treated matched to "
+                f"{self.n_comparison_distinct} of {self.n_comparison_pool} comparison "
+                f"(effective size {self.effective_comparison_size:.1f}))")
 
 
 def match(data: pd.DataFrame, treatment: str = "treated", covariates=(), method: str = "radius",

@@ -127,9 +127,10 @@ def plan_match(data: pd.DataFrame, covariates=None, exact=DEFAULT_EXACT) -> tupl
 
 def match_scrap(result, plan: MatchPlan) -> dict:
     """The match as run, as a JSON-ready dict of facts (no count of people): the match's own
-    :meth:`jdl.stats.matching.MatchResult.summary` without its counts, the covariates in the model and
+    :meth:`jdl.stats.matching.MatchSummary.as_dict` without its counts, the covariates in the model and
     the plan's restrictions, left-out covariates and support rule."""
-    summary = {k: v for k, v in result.summary().items() if not k.startswith("n_") and k != "effective_comparison_size"}
+    summary = {k: v for k, v in result.summary().as_dict().items()
+               if not k.startswith("n_") and k != "effective_comparison_size"}
     return {**summary, "covariates": list(result.covariates), "left_out": list(plan.left_out),
             "restrictions": {c: v for c, v in plan.restrictions}, "support": list(plan.support)}
 
