@@ -424,3 +424,17 @@ def test_hostile_names_show_as_text_and_never_as_markup(tmp_path, national):
     assert "[x](javascript:y) <b>.csv: 3 bytes, SHA-256 " + ABC_SHA256 in text
     assert "a | b # heading" in text
     assert "![i](http://e.example/p.png)" in text
+
+
+def test_the_bulletin_states_what_ran_and_when(monkeypatch):
+    monkeypatch.setattr(prov, "source_commit", lambda package_dir=None: {"commit": "a" * 40, "dirty": False})
+    info = prov.software(dt.datetime(2014, 7, 1, 9, 30, tzinfo=dt.timezone.utc))
+    assert list(info) == ["run_at", "jdl", "libraries"]
+    assert info["run_at"] == "2014-07-01T09:30:00+00:00"
+    assert info["jdl"] == {"version": jdl.__version__, "commit": "a" * 40, "dirty": False}
+    assert info["libraries"]["python"] == platform.python_version()
+    table = prov.software_markdown(info).splitlines()
+    assert table[:3] == ["| item | value |", "|---|---|", "| Run at (UTC) | 2014\\-07\\-01T09\\:30\\:00\\+00\\:00 |"]
+    version = jdl.__version__.replace(".", "\\.")
+    assert table[3] == f"| jdl | version {version}; git commit {'a' * 40} (clean working tree) |"
+    assert table[4].startswith("| Python and libraries | python ") and len(table) == 5

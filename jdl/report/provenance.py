@@ -190,6 +190,14 @@ def _utc_iso(now: dt.datetime | None) -> str:
     return now.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def software(now: dt.datetime | None = None) -> dict:
+    """What ran and when, as a JSON-ready dict: ``{"run_at": ..., "jdl": {"version", "commit",
+    "dirty"}, "libraries": {...}}`` (the first keys of :func:`provenance`; the bulletin states
+    these alone, as it reads no upload)."""
+    return {"run_at": _utc_iso(now), "jdl": {"version": jdl_version(), **source_commit()},
+            "libraries": library_versions()}
+
+
 def provenance(upload_path, national_dir, params: dict | None = None, now: dt.datetime | None = None) -> dict:
     """The provenance of one run, as a JSON-ready dict::
 
@@ -215,9 +223,7 @@ def provenance(upload_path, national_dir, params: dict | None = None, now: dt.da
     manifest = json.loads((Path(national_dir) / "manifest.json").read_bytes())
     params = params or {}
     return {
-        "run_at": _utc_iso(now),
-        "jdl": {"version": jdl_version(), **source_commit()},
-        "libraries": library_versions(),
+        **software(now),
         "national": {"manifest": manifest, "sha256": combined_digest(files), "files": files},
         "upload": {"name": upload_path.name, "bytes": upload_bytes, "sha256": upload_sha},
         "params": {k: _jsonable(params[k]) for k in PARAM_KEYS if k in params},
@@ -256,26 +262,38 @@ def _commit_words(software: Mapping) -> str:
     return words + f"; git commit {markdown_text(commit)} ({state})"
 
 
+def _software_rows(info: dict) -> list[tuple[str, str]]:
+    return [("Run at (UTC)", markdown_text(info.get("run_at", UNKNOWN))),
+            ("jdl", _commit_words(info.get("jdl", {}))),
+            ("Python and libraries", _pairs(info.get("libraries", {})))]
+
+
+def _table(rows) -> list[str]:
+    return ["| item | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
+
+
+def software_markdown(info: dict) -> str:
+    """:func:`software`'s dict as a Markdown table (the bulletin's provenance)."""
+    return "\n".join(_table(_software_rows(info)))
+
+
 def provenance_markdown(info: dict) -> str:
     """The body of the report's provenance annex ("Annex G: provenance"), in Markdown, from
     :func:`provenance`'s dict (also after a JSON round trip): a table of what ran, on which data
     and when, then a table of the national data files. Every value is escaped by
     :func:`jdl.words.markdown_text`, so names and manifest contents from outside show as text."""
-    software = info.get("jdl", {})
     national = info.get("national", {})
     upload = info.get("upload", {})
     manifest = national.get("manifest")
     rows = [
-        ("Run at (UTC)", markdown_text(info.get("run_at", UNKNOWN))),
-        ("jdl", _commit_words(software)),
-        ("Python and libraries", _pairs(info.get("libraries", {}))),
+        *_software_rows(info),
         ("Request", _pairs(info.get("params", {}))),
         ("Upload", f"{markdown_text(upload.get('name', UNKNOWN))}: {_bytes(upload.get('bytes', UNKNOWN))}, "
                    f"SHA-256 {markdown_text(upload.get('sha256', UNKNOWN))}"),
         ("National data manifest", "none" if manifest is None else _pairs(manifest)),
         ("National data SHA-256", markdown_text(national.get("sha256", UNKNOWN))),
     ]
-    lines = ["| item | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
+    lines = _table(rows)
     files = national.get("files") or []
     if files:
         lines += [
