@@ -38,3 +38,16 @@ def test_the_docs_index_links_to_both_documents_and_every_link_resolves():
 
 def test_readme_no_longer_points_outside_the_repository_for_them():
     assert "../shared/" not in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_reports_method_notes_point_to_the_documents_and_their_sections():
+    from jdl.report.text import SPECIFICATION_NOTE, method_notes
+
+    assert method_notes(None)[-1] == SPECIFICATION_NOTE
+    for doc in DOCS:
+        assert f"`{doc}`" in SPECIFICATION_NOTE and (ROOT / doc).is_file()
+    headings = re.findall(r"^## (\d+)\. (.+)$", (ROOT / "docs/methodology.md").read_text(encoding="utf-8"), re.M)
+    titles = dict(headings)
+    assert titles["2"].startswith("Linking") and titles["3"].startswith("Outcomes")
+    assert "matching" in titles["4"] and titles["5"] == "Match quality"
+    assert titles["6"] == "Comparing the groups" and "disclosure" in titles["7"]

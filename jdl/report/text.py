@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from jdl.cohort.attrition import MIN_ANALYSED, MIN_SUBMITTED
+from jdl.contract import Verdict
 from jdl.words import count, interval_sentence, markdown_text, p_phrase, per_100_sentence
 
 # One-year proven re-offending of adults released from custody or starting court orders
@@ -191,8 +192,16 @@ def method_notes(result, plan=None, window=None, pool_margin_months: int = 6,
             "counts from 1 to 4 are not shown, and other counts are hidden with them where needed.",)),
     ]
     if result is None:
-        return notes[:3] + notes[-1:]
-    return notes
+        notes = notes[:3] + notes[-1:]
+    return notes + [SPECIFICATION_NOTE]
+
+
+# The last method note: where the full specification and the design are (issue 13).
+SPECIFICATION_NOTE = (
+    "The full statistical specification these notes summarise is `docs/methodology.md` in the jdl source "
+    "(linkage in section 2, the outcomes in section 3, matching and match quality in sections 4 and 5, the "
+    "comparisons in section 6, rounding and disclosure in section 7), and the design is `docs/design.md`; "
+    "Annex G gives the jdl version and commit that produced this report.")
 
 
 CAVEATS = (
@@ -227,9 +236,9 @@ def summary_paragraph(organisation: str, programme: str, headline, verdict: str,
                f"{markdown_text(programme)} from {markdown_text(organisation)}, compared with a group of {count(n_comparison)} "
                f"similar people who did not.")
     result = {
-        "significant reduction": "This is a statistically significant reduction in re-offending",
-        "significant increase": "This is a statistically significant increase in re-offending",
-        "inconclusive": ("The difference is not statistically significant: the result is inconclusive, "
+        Verdict.SIGNIFICANT_REDUCTION: "This is a statistically significant reduction in re-offending",
+        Verdict.SIGNIFICANT_INCREASE: "This is a statistically significant increase in re-offending",
+        Verdict.INCONCLUSIVE: ("The difference is not statistically significant: the result is inconclusive, "
                          "which does not mean the service had no effect"),
     }[verdict]
     return " ".join([opening, per_100_sentence(headline.treated_mean, headline.comparison_mean),
