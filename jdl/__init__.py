@@ -16,9 +16,10 @@ before it (tests/test_layout.py checks there is no import cycle, between modules
   (``errors``), the bulletin and retention;
 - ``jdl.synth``: the synthetic national data and uploads (``world``) and the demo month (``demo``).
 
-Shared by all: ``jdl.words`` (numbers and verdicts in words), ``jdl.window`` (the national
-data's window: extract date, follow-up, the dates a request may use), ``jdl.atomic`` (safe file
-writes), ``jdl.paths``. On top: ``jdl.analysis`` (one request as one object) and ``jdl.cli`` (the ``jdl``
+Shared by all: ``jdl.contract`` (the typed contract between the report, the runner and the
+bulletin: ``Status``, ``Verdict``, ``ReportScraps``), ``jdl.words`` (numbers and verdicts in
+words), ``jdl.window`` (the national data's window: extract date, follow-up, the dates a request
+may use), ``jdl.atomic`` (safe file writes), ``jdl.paths``. On top: ``jdl.analysis`` (one request as one object) and ``jdl.cli`` (the ``jdl``
 command, also ``python -m jdl``).
 """
 

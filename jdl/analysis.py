@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from jdl.cohort import attrition
+from jdl.contract import ReportScraps, Status, Verdict
 from jdl.stats import disclosure, subgroups
 from jdl import words
 from jdl.stats.plan import NoComparison, match_cohort, match_scrap
@@ -38,8 +39,6 @@ from jdl.run.requests import check_text, confine_upload
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
 from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
-
-PUBLISHED, NOT_PROCESSED = "published", "not processed"
 
 
 class UploadNotUsable(ValueError):
@@ -116,8 +115,9 @@ class Analysis:
         return self.reason is None
 
     @property
-    def status(self) -> str:
-        return PUBLISHED if self.processed else NOT_PROCESSED
+    def status(self) -> Status:
+        """``Status.PUBLISHED`` or ``Status.NOT_PROCESSED`` (:class:`jdl.contract.Status`, a str enum)."""
+        return Status.PUBLISHED if self.processed else Status.NOT_PROCESSED
 
     @cached_property
     def publication(self) -> disclosure.Publication:
@@ -154,9 +154,10 @@ class Analysis:
         return rate.comparison
 
     @property
-    def verdict(self) -> str:
-        """"significant reduction", "significant increase", "inconclusive", or "not processed"."""
-        return words.verdict(self.headline) if self.processed else NOT_PROCESSED
+    def verdict(self) -> Verdict:
+        """"significant reduction", "significant increase", "inconclusive", or "not processed" (a
+        :class:`jdl.contract.Verdict`, a str enum)."""
+        return words.verdict(self.headline) if self.processed else Verdict.NOT_PROCESSED
 
     @cached_property
     def number_needed(self) -> float | None:
@@ -240,37 +241,37 @@ class Analysis:
             raise RuntimeError("disclosure check failed: a hidden count could be worked out; "
                                "the report is not published")
 
-    def scraps(self) -> dict:
-        """Exactly what the report glues (:data:`jdl.run.requests.SCRAPS`), after the disclosure check."""
+    def scraps(self) -> ReportScraps:
+        """Exactly what the report glues (:class:`jdl.contract.ReportScraps`), after the disclosure check."""
         self.check_disclosure()
         processed = self.processed
         headline = self.headline if processed else None
         result = self.match
-        return {
-            "request_id": self.request.request_id, "organisation": self.request.organisation,
-            "programme": self.request.programme, "programme_type": self.request.programme_type,
-            "date_received": str(self.request.date_received),
-            "status": self.status, "verdict": self.verdict, "reason": self.reason,
-            "n_submitted": self.n_submitted,
-            "n_treated": result.n_treated_matched if processed else 0,
-            "n_comparison": result.n_comparison_distinct if processed else 0,
-            "n_comparison_effective": _number(result.effective_comparison_size) if processed else None,
-            "treated_rate": _number(headline and headline.treated_mean),
-            "comparison_rate": _number(headline and headline.comparison_mean),
-            "difference": _number(headline and headline.difference),
-            "lower": _number(headline and headline.lower), "upper": _number(headline and headline.upper),
-            "p_value": _number(headline and headline.p_value),
-            "standard_error": _number(headline and headline.standard_error),
-            "number_needed": _number(self.number_needed),
-            "e_value": _number(self.e_values.point) if processed else None,
-            "e_value_bound": _number(self.e_values.bound) if processed else None,
-            "adjusted_difference": _number(self.adjusted.difference) if processed else None,
-            "attrition": {bucket: int(n) for bucket, n in self.attrition.items()},
-            "controlled_for_region": self.region.scrap() if processed else None,
-            "subgroups": [r.scrap() for r in self.subgroups] if processed else None,
-            "published_counts": self.publication.scrap(),
-            "match": match_scrap(result, self.plan) if result is not None else None,
-        }
+        return ReportScraps(
+            request_id=self.request.request_id, organisation=self.request.organisation,
+            programme=self.request.programme, programme_type=self.request.programme_type,
+            date_received=str(self.request.date_received),
+            status=self.status, verdict=self.verdict, reason=self.reason,
+            n_submitted=self.n_submitted,
+            n_treated=result.n_treated_matched if processed else 0,
+            n_comparison=result.n_comparison_distinct if processed else 0,
+            n_comparison_effective=_number(result.effective_comparison_size) if processed else None,
+            treated_rate=_number(headline and headline.treated_mean),
+            comparison_rate=_number(headline and headline.comparison_mean),
+            difference=_number(headline and headline.difference),
+            lower=_number(headline and headline.lower), upper=_number(headline and headline.upper),
+            p_value=_number(headline and headline.p_value),
+            standard_error=_number(headline and headline.standard_error),
+            number_needed=_number(self.number_needed),
+            e_value=_number(self.e_values.point) if processed else None,
+            e_value_bound=_number(self.e_values.bound) if processed else None,
+            adjusted_difference=_number(self.adjusted.difference) if processed else None,
+            attrition={bucket: int(n) for bucket, n in self.attrition.items()},
+            controlled_for_region=self.region.scrap() if processed else None,
+            subgroups=[r.scrap() for r in self.subgroups] if processed else None,
+            published_counts=self.publication.scrap(),
+            match=match_scrap(result, self.plan) if result is not None else None,
+        )
 
     def rematch(self, **match_options) -> Analysis:
         """A new Analysis of the same request with other matching options (method, caliper, ratio,
@@ -280,12 +281,12 @@ class Analysis:
 
     def summary(self) -> dict:
         """The headline facts as plain aggregates (no personal data)."""
-        out = {"request": self.request.request_id, "status": self.status, "reason": self.reason,
+        out = {"request": self.request.request_id, "status": self.status.value, "reason": self.reason,
                "submitted": self.n_submitted, "analysed": self.n_analysed,
                "match": ", ".join(f"{k}={v}" for k, v in sorted(self.match_options.items())) or "defaults"}
         if self.processed:
             c = self.headline
-            out.update(verdict=self.verdict, comparison=self.match.n_comparison_distinct,
+            out.update(verdict=self.verdict.value, comparison=self.match.n_comparison_distinct,
                        treated_rate=words.percent(c.treated_mean), comparison_rate=words.percent(c.comparison_mean),
                        difference=f"{words.points(c.difference)} points ({words.interval(c.lower, c.upper)})",
                        p_value=words.p_value(c.p_value))

@@ -21,11 +21,14 @@ from numbers import Integral
 
 import pandas as pd
 
+from jdl.contract import HEADLINE_VERDICTS, Verdict
+
 CAN_SAY_HEADING = "What you can say"
 CANNOT_SAY_HEADING = "What you cannot say"
 ROUNDING_NOTE = "Figures may not add up to the total because of rounding."
 NOT_REPORTED = "not reported: too few people"
-VERDICTS = ("significant reduction", "significant increase", "inconclusive")
+# The verdicts of a processed request (:data:`jdl.contract.HEADLINE_VERDICTS`, str enum members).
+VERDICTS = HEADLINE_VERDICTS
 
 
 # ---------------------------------------------------------------- outside text, made inert
@@ -246,15 +249,15 @@ def interval_sentence(measure, comparison) -> str:
             f"{'' if conclusive else '; more people would be needed to tell which'}.")
 
 
-def verdict(comparison) -> str:
-    """The headline verdict of a :class:`jdl.stats.compare.Comparison`: "significant reduction" or
-    "significant increase" when ``comparison.significant`` (by the sign of the difference,
-    treatment minus comparison), otherwise "inconclusive"."""
+def verdict(comparison) -> Verdict:
+    """The headline verdict of a :class:`jdl.stats.compare.Comparison` (a :class:`jdl.contract.Verdict`,
+    a str): "significant reduction" or "significant increase" when ``comparison.significant`` (by
+    the sign of the difference, treatment minus comparison), otherwise "inconclusive"."""
     if comparison.significant and comparison.difference < 0:
-        return "significant reduction"
+        return Verdict.SIGNIFICANT_REDUCTION
     if comparison.significant and comparison.difference > 0:
-        return "significant increase"
-    return "inconclusive"
+        return Verdict.SIGNIFICANT_INCREASE
+    return Verdict.INCONCLUSIVE
 
 
 _HEADLINE = "the one-year proven re-offending rate of its participants"
@@ -262,7 +265,7 @@ _HEADLINE = "the one-year proven re-offending rate of its participants"
 
 def _check_verdict(name: str) -> None:
     if name not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, not {name!r}")
+        raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
 
 
 def can_say(verdict, organisation: str, programme: str, comparison) -> list[str]:
@@ -273,11 +276,11 @@ def can_say(verdict, organisation: str, programme: str, comparison) -> list[str]
     escaped by :func:`markdown_text`)."""
     _check_verdict(verdict)
     who = f"{markdown_text(programme)} run by {markdown_text(organisation)}"
-    if verdict == "inconclusive":
+    if verdict == Verdict.INCONCLUSIVE:
         first = (f"This analysis does not provide clear evidence that {who} increased or decreased {_HEADLINE}; "
                  f"more people would be needed to tell.")
     else:
-        sign = -1 if verdict == "significant reduction" else 1
+        sign = -1 if verdict == Verdict.SIGNIFICANT_REDUCTION else 1
         by = _by_between(points, "percentage points", comparison.lower, comparison.upper, sign)
         first = (f"This analysis provides evidence that {who} {'decreased' if sign < 0 else 'increased'} "
                  f"{_HEADLINE} {by}.")
@@ -295,9 +298,9 @@ def cannot_say(verdict, organisation: str, programme: str, comparison) -> list[s
     _check_verdict(verdict)
     shows = f"This analysis shows that {markdown_text(programme)}"
     no_effect = f"{shows} had no effect on re-offending."
-    if verdict == "inconclusive":
+    if verdict == Verdict.INCONCLUSIVE:
         return [no_effect, f"{shows} decreased re-offending.", f"{shows} increased re-offending."]
-    did, did_not = ("decrease", "increase") if verdict == "significant reduction" else ("increase", "decrease")
+    did, did_not = ("decrease", "increase") if verdict == Verdict.SIGNIFICANT_REDUCTION else ("increase", "decrease")
     beyond = (f"{shows} would {did} re-offending for everyone who might take part, beyond the "
               f"{count(comparison.n_treated)} people analysed.")
     return [f"{shows} {did_not}d re-offending.", no_effect, beyond]

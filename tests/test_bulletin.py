@@ -584,8 +584,9 @@ def test_finding_singular_point_and_markdown_escaping():
 
 
 def test_status_rules_without_run_json(tmp_path):
-    """No run.json: a received request without a report is in progress; a report without a valid
-    status scrap (here: never executed, so no scraps at all) counts as failed."""
+    """No run.json: a received request without a report is in progress; a report whose scraps break
+    the contract (here: never executed, so no scraps at all) counts as failed, with a warning naming
+    the file and the scraps."""
     params = tmp_path / "params" / "2014-04"
     params.mkdir(parents=True)
     for request_id in ("a", "b"):
@@ -595,8 +596,13 @@ def test_status_rules_without_run_json(tmp_path):
     report = tmp_path / "outputs" / "2014-04" / "b" / "report.ipynb"
     report.parent.mkdir(parents=True)
     nbformat.write(new_notebook(cells=[new_code_cell(GLUE)], metadata=KERNELSPEC), report)
-    summary = collect(tmp_path / "params", tmp_path / "outputs", "2014-04")
+    with pytest.warns(UserWarning) as warned:
+        summary = collect(tmp_path / "params", tmp_path / "outputs", "2014-04")
     assert summary.requests["status"].tolist() == ["in progress", "failed"]
+    assert [str(w.message) for w in warned] == [
+        f"{report}: counted as failed: the report glued no 'request_id', 'organisation', 'programme', "
+        "'programme_type', 'date_received', 'status', 'verdict', 'n_submitted', 'n_treated', 'n_comparison', "
+        "'attrition', 'published_counts' scraps"]
 
 
 def test_read_run(tmp_path):

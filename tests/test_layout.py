@@ -11,7 +11,7 @@ import jdl
 PACKAGE = Path(jdl.__file__).resolve().parent
 # The order of the layers: a sub-package may import only itself, those before it and the shared modules.
 LAYERS = ("upload", "cohort", "stats", "report", "run", "synth")
-SHARED = {"jdl", "jdl.words", "jdl.atomic", "jdl.paths", "jdl.window"}
+SHARED = {"jdl", "jdl.contract", "jdl.words", "jdl.atomic", "jdl.paths", "jdl.window"}
 
 
 def modules() -> dict[str, Path]:

@@ -112,8 +112,8 @@ def month(tmp_path_factory):
     month_dir = write_month(root, "2014-03", {
         "2014-03-001": {"options": {"verdict": "significant reduction"}},
         "2014-03-002": {"options": {"fail": True}},
-        "2014-03-003": {"status": WITHDRAWN},
-        "2014-03-004": {"options": {"status": NOT_PROCESSED, "verdict": NOT_PROCESSED}},
+        "2014-03-003": {"status": WITHDRAWN.value},   # plain words: YAML has no enums
+        "2014-03-004": {"options": {"status": NOT_PROCESSED.value, "verdict": NOT_PROCESSED.value}},
     })
     outputs, national = root / "outputs", root / "data" / "national"
     month_out = outputs / "2014-03"
@@ -158,9 +158,12 @@ def test_good_requests_have_their_report_and_scraps(month):
     root = month.root
     one, four = month.first["2014-03-001"], month.first["2014-03-004"]
     assert one.files == ["report.ipynb"] and four.files == ["report.ipynb"]  # no temporary file left
+    n_submitted = len("Organisation 2014-03-001") * 7 + len("Family Man")
     assert one.scraps == {
-        "request_id": "2014-03-001", "status": PUBLISHED, "verdict": "significant reduction",
-        "n_submitted": len("Organisation 2014-03-001") * 7 + len("Family Man"), "date_received": "2014-01-15",
+        "request_id": "2014-03-001", "organisation": "Organisation 2014-03-001", "programme": "Family Man",
+        "programme_type": "other", "date_received": "2014-01-15", "status": PUBLISHED,
+        "verdict": "significant reduction", "n_submitted": n_submitted, "n_treated": 0, "n_comparison": 0,
+        "attrition": {"submitted": n_submitted}, "published_counts": {},
         "upload_path": str(root / "data" / "uploads" / "2014-03-001.csv"),
         # relative paths are made absolute; the kernel runs in the project root
         "national_dir": str(root / "data" / "national"), "cwd": str(root)}
@@ -341,7 +344,7 @@ def test_published_paths_are_recorded(tmp_path, monkeypatch):
 def test_a_dask_client_is_used_as_the_executor(tmp_path):
     distributed = pytest.importorskip("distributed")
     month_dir = write_month(tmp_path, "2014-07", {"first": {}, "second": {"options": {"verdict": "significant increase"}}})
-    quiet_month = write_month(tmp_path / "quiet", "2014-08", {"later": {"status": IN_PROGRESS}})
+    quiet_month = write_month(tmp_path / "quiet", "2014-08", {"later": {"status": IN_PROGRESS.value}})
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         run = runner.run_month(month_dir, tmp_path / "outputs", TEMPLATE, tmp_path / "national", executor=client,

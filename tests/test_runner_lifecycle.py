@@ -57,8 +57,10 @@ def hidden_files(folder: Path) -> list[str]:
 
 PARAMETERS = ('request_id = ""\norganisation = ""\nprogramme = ""\nprogramme_type = "other"\n'
               'date_received = ""\nupload_path = ""\nuploads_dir = ""\nsetting = ""\nnational_dir = ""\noptions = {}')
-GLUE = ('import scrapbook as sb\nsb.glue("request_id", request_id)\nsb.glue("status", "published")\n'
-        'sb.glue("verdict", "inconclusive")')
+GLUE = ('from jdl.contract import ReportScraps\n'
+        'ReportScraps(request_id=request_id, organisation=organisation, programme=programme, '
+        'programme_type=programme_type, date_received=date_received, status="published", verdict="inconclusive", '
+        'n_submitted=60, n_treated=60, n_comparison=600, attrition={"analysed": 60}, published_counts={}).glue()')
 
 
 def write_template(path: Path, *cells: str) -> Path:

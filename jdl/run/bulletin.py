@@ -2,7 +2,7 @@
 published ones, the headline result its executed report glued.
 
 :func:`collect` reads the params folders and the scraps of the executed report notebooks (never a
-person-level table: only the aggregates in :data:`jdl.run.requests.SCRAPS`) into a :class:`Bulletin`;
+person-level table: only the aggregates of :class:`jdl.contract.ReportScraps`) into a :class:`Bulletin`;
 :func:`results_table` and :func:`forest_plot` turn it into the bulletin's table and chart; the
 :class:`Bulletin` itself gives the counts, the tally, the headline paragraph and this month's
 findings in words. The evidence library (:func:`evidence_library`, :func:`pooled_by_type`,
@@ -17,8 +17,9 @@ the bulletin's month (month folders sort as text, e.g. ``2014-03``):
 
 - ``status: withdrawn`` or ``status: in progress`` in the params file: that status;
 - a received request with an executed report ``outputs/<month>/<id>/report.ipynb``: the report's
-  ``status`` scrap ("published" or "not processed"); a report without a valid ``status`` scrap, or
-  one papermill marked as stopped by an exception, is "failed";
+  ``status`` scrap ("published" or "not processed"); a report whose scraps break the contract
+  (:class:`jdl.contract.ScrapError`: a warning names the file and the scrap), or one papermill
+  marked as stopped by an exception, is "failed";
 - a received request without a report: "failed" if the month runner's ``outputs/<month>/run.json``
   says so, otherwise "in progress" (received but not yet run). Without a run.json the statuses
   come from the params files and the scraps only.
@@ -42,8 +43,8 @@ import pandas as pd
 
 from jdl import words
 from jdl.cohort.measures import MEASURES
-from jdl.run.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, NOT_PROCESSED_VERDICT, PUBLISHED, RECEIVED,
-                              REPORT_NOTEBOOK, RUN_JSON, WITHDRAWN, ParamsError, load_month, read_report)
+from jdl.contract import HEADLINE_VERDICTS, ScrapError, Status, Verdict, read_report
+from jdl.run.requests import REPORT_NOTEBOOK, RUN_JSON, ParamsError, load_month
 
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ SUMMARY_TEMPLATE = PROJECT_ROOT / "notebooks" / "monthly_summary.ipynb"
 SUMMARY_NAME = "summary.ipynb"
 
 HEADLINE_MEASURE = next(m for m in MEASURES if m.column == "reoffended")
-REDUCTION, INCREASE, INCONCLUSIVE = words.VERDICTS
+REDUCTION, INCREASE, INCONCLUSIVE = HEADLINE_VERDICTS
 
 # The columns of Bulletin.requests, in order.
 COLUMNS = ("month", "id", "organisation", "programme", "programme_type", "status", "verdict", "n_treated",
@@ -65,14 +66,15 @@ PUBLISHED_SCRAPS = ("verdict", *COUNT_COLUMNS, *NUMBER_COLUMNS)
 OPTIONAL_NUMBER_COLUMNS = ("standard_error",)
 
 # Statuses in the order the bulletin lists them (failed is shown only when there are some).
-COUNT_ORDER = (RECEIVED, PUBLISHED, NOT_PROCESSED, WITHDRAWN, FAILED, IN_PROGRESS)
+COUNT_ORDER = (Status.RECEIVED, Status.PUBLISHED, Status.NOT_PROCESSED, Status.WITHDRAWN, Status.FAILED,
+               Status.IN_PROGRESS)
 COUNT_LABELS = {
-    RECEIVED: "Received",
-    PUBLISHED: "Published",
-    NOT_PROCESSED: "Not processed (minimum criteria not met)",
-    WITHDRAWN: "Withdrawn",
-    FAILED: "Failed (to be run again)",
-    IN_PROGRESS: "In progress",
+    Status.RECEIVED: "Received",
+    Status.PUBLISHED: "Published",
+    Status.NOT_PROCESSED: "Not processed (minimum criteria not met)",
+    Status.WITHDRAWN: "Withdrawn",
+    Status.FAILED: "Failed (to be run again)",
+    Status.IN_PROGRESS: "In progress",
 }
 
 RESULTS_COLUMNS = ("Month", "Organisation", "Programme", "Treatment size", "Comparison size", "Treatment rate",
@@ -141,31 +143,32 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
     row = dict.fromkeys(COLUMNS)
     row.update(month=request.month, id=request.id, organisation=request.organisation,
                programme=request.programme, programme_type=request.programme_type, status=request.status)
-    if request.status != RECEIVED:
+    if request.status != Status.RECEIVED:
         return row
     if not report.is_file():
-        row["status"] = FAILED if outcome and outcome.get("status") == FAILED else IN_PROGRESS
+        row["status"] = Status.FAILED if outcome and outcome.get("status") == Status.FAILED else Status.IN_PROGRESS
         return row
-    scraps, stopped = read_report(report)
-    status = scraps.get("status")
-    if stopped or status not in (PUBLISHED, NOT_PROCESSED):
-        row["status"] = FAILED
+    try:
+        scraps, stopped = read_report(report)
+    except ScrapError as error:  # the runner never publishes such a report: an old or broken file
+        warnings.warn(f"{report}: counted as failed: {error}", stacklevel=3)
+        row["status"] = Status.FAILED
         return row
-    row["status"] = status
-    if status == NOT_PROCESSED:
-        row["verdict"] = NOT_PROCESSED_VERDICT
+    if stopped:
+        row["status"] = Status.FAILED
         return row
-    missing = [name for name in PUBLISHED_SCRAPS if scraps.get(name) is None]
+    row["status"] = scraps.status
+    if scraps.status == Status.NOT_PROCESSED:
+        row["verdict"] = Verdict.NOT_PROCESSED
+        return row
+    missing = [name for name in PUBLISHED_SCRAPS if getattr(scraps, name) is None]
     if missing:
         raise ValueError(f"{report}: published, but the scrap(s) {', '.join(missing)} are missing")
-    if scraps["verdict"] not in words.VERDICTS:
-        raise ValueError(f"{report}: published with an unknown verdict {scraps['verdict']!r}")
     # one disclosure view: the bulletin prints only counts the report itself printed outright
-    totals = (scraps.get("published_counts") or {}).get("totals", {})
-    if "analysed" in totals and totals["analysed"] != scraps["n_treated"]:
+    totals = scraps.published_counts.get("totals", {})
+    if "analysed" in totals and totals["analysed"] != scraps.n_treated:
         raise ValueError(f"{report}: the treatment group size differs from the one the report published")
-    row.update({name: scraps[name] for name in PUBLISHED_SCRAPS})
-    row.update({name: scraps.get(name) for name in OPTIONAL_NUMBER_COLUMNS})
+    row.update({name: getattr(scraps, name) for name in (*PUBLISHED_SCRAPS, *OPTIONAL_NUMBER_COLUMNS)})
     return row
 
 
@@ -235,59 +238,60 @@ class Bulletin:
     @property
     def published_requests(self) -> pd.DataFrame:
         """The published requests to date (rows of :attr:`requests`)."""
-        return self.requests[self.requests["status"] == PUBLISHED]
+        return self.requests[self.requests["status"] == Status.PUBLISHED]
 
     @property
     def this_month(self) -> pd.DataFrame:
         """The requests of this month's params folder (rows of :attr:`requests`)."""
         return self.requests[self.requests["month"] == self.month]
 
-    def count(self, status: str) -> int:
-        """The number of requests to date with ``status`` ("received" counts them all)."""
-        if status == RECEIVED:
+    def count(self, status: Status) -> int:
+        """The number of requests to date with ``status`` (``Status.RECEIVED`` counts them all)."""
+        if status == Status.RECEIVED:
             return len(self.requests)
         return int((self.requests["status"] == status).sum())
 
     @property
     def received(self) -> int:
-        return self.count(RECEIVED)
+        return self.count(Status.RECEIVED)
 
     @property
     def published(self) -> int:
-        return self.count(PUBLISHED)
+        return self.count(Status.PUBLISHED)
 
     @property
     def not_processed(self) -> int:
-        return self.count(NOT_PROCESSED)
+        return self.count(Status.NOT_PROCESSED)
 
     @property
     def withdrawn(self) -> int:
-        return self.count(WITHDRAWN)
+        return self.count(Status.WITHDRAWN)
 
     @property
     def in_progress(self) -> int:
-        return self.count(IN_PROGRESS)
+        return self.count(Status.IN_PROGRESS)
 
     @property
     def failed(self) -> int:
-        return self.count(FAILED)
+        return self.count(Status.FAILED)
 
     @property
     def published_this_month(self) -> int:
-        return int((self.this_month["status"] == PUBLISHED).sum())
+        return int((self.this_month["status"] == Status.PUBLISHED).sum())
 
     @property
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Status, int]:
         """Requests to date by status: {"received", "published", "not processed", "withdrawn",
-        "failed", "in progress"} -> int (every key always present; received is the total)."""
+        "failed", "in progress"} (:class:`jdl.contract.Status`) -> int (every key always present;
+        received is the total)."""
         return {status: self.count(status) for status in COUNT_ORDER}
 
     @property
-    def tally(self) -> dict[str, int]:
+    def tally(self) -> dict[Verdict, int]:
         """Published results to date by verdict: {"significant reduction", "significant increase",
-        "inconclusive"} -> int."""
+        "inconclusive"} (:class:`jdl.contract.Verdict`) -> int."""
         verdicts = self.published_requests["verdict"]
-        return {verdict: int((verdicts == verdict).sum()) for verdict in words.VERDICTS}
+        return {verdict: int((verdicts == verdict).sum()) for verdict in HEADLINE_VERDICTS}
 
     # ---------------------------------------------------- words
 
@@ -296,7 +300,7 @@ class Bulletin:
         status in :data:`COUNT_ORDER`, the "Failed" row only when some have failed to date."""
         this_month = Bulletin(self.month, self.this_month)
         rows = [[COUNT_LABELS[status], words.count(self.count(status)), words.count(this_month.count(status))]
-                for status in COUNT_ORDER if status != FAILED or self.failed > 0]
+                for status in COUNT_ORDER if status != Status.FAILED or self.failed > 0]
         return pd.DataFrame(rows, columns=["Requests", "To date", "This month"])
 
     @property
@@ -339,9 +343,9 @@ class Bulletin:
         "Gateway Mentoring run by Footprints: inconclusive; the re-offending rate was 24% against 27%
         for the comparison group (difference -3 percentage points, 95% interval -9 to 3)."."""
         label = _label(row["organisation"], row["programme"])
-        if row["status"] == NOT_PROCESSED:
+        if row["status"] == Status.NOT_PROCESSED:
             return f"{label}: not processed; the minimum criteria were not met."
-        if row["status"] != PUBLISHED:
+        if row["status"] != Status.PUBLISHED:
             raise ValueError(f"request {row['id']} is {row['status']}: it has no finding")
         return (f"{label}: {row['verdict']}; the re-offending rate was {words.percent(row['treated_rate'])} "
                 f"against {words.percent(row['comparison_rate'])} for the comparison group (difference "
@@ -352,7 +356,7 @@ class Bulletin:
     def findings(self) -> list[str]:
         """This month's published and not-processed requests, one line each (see :meth:`finding`),
         in id order."""
-        rows = self.this_month[self.this_month["status"].isin([PUBLISHED, NOT_PROCESSED])]
+        rows = self.this_month[self.this_month["status"].isin([Status.PUBLISHED, Status.NOT_PROCESSED])]
         return [self.finding(row) for _, row in rows.iterrows()]
 
     @property
@@ -363,7 +367,7 @@ class Bulletin:
         if n == 0:
             return "No results have been published yet."
         tally = self.tally
-        reductions, increases, inconclusive = (tally[v] for v in words.VERDICTS)
+        reductions, increases, inconclusive = (tally[v] for v in HEADLINE_VERDICTS)
         head = (f"Of the {words.count(n)} results published to date" if n > 1
                 else "Of the 1 result published to date")
         return (f"{head}, {words.count(reductions)} {_plural(reductions, 'shows', 'show')} a significant "

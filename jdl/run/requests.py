@@ -1,6 +1,7 @@
-"""Requests: the params file of one request (``params/<month>/<id>.yaml``) and the scraps its
-executed report notebook glues (the contract between the report template, the month runner and
-the summary bulletin).
+"""Requests: the params file of one request (``params/<month>/<id>.yaml``), and the scraps its
+executed report notebook glues: :class:`jdl.contract.ReportScraps` (the contract between the
+report template, the month runner and the summary bulletin), glued by :func:`glue_scraps` and read
+by :func:`read_scraps` and :func:`read_report`.
 
 A params file is YAML with these fields (``id``, ``organisation``, ``programme``, ``date_received``
 and ``upload`` are required)::
@@ -40,15 +41,19 @@ import math
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-RECEIVED = "received"
-WITHDRAWN = "withdrawn"
-IN_PROGRESS = "in progress"
-STATUSES = (RECEIVED, WITHDRAWN, IN_PROGRESS)
+from jdl.contract import (PARAMS_STATUSES, SCRAPS, ReportScraps, Status, Verdict, glue_values,  # noqa: F401
+                          json_ready as _json_ready, read_report)
+
+RECEIVED = Status.RECEIVED
+WITHDRAWN = Status.WITHDRAWN
+IN_PROGRESS = Status.IN_PROGRESS
+STATUSES = PARAMS_STATUSES
 SETTINGS = ("custody", "community")
 OPTIONS = ("method", "caliper", "ratio", "replace", "exact")
 MATCH_METHODS = ("radius", "nearest")
@@ -75,113 +80,38 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co"})
 # Where uploads must lie, relative to the project root, unless the caller names another folder.
 DEFAULT_UPLOADS = Path("data/uploads")
 
-# Outcomes of one request in a month run and in the bulletin.
-PUBLISHED = "published"
-NOT_PROCESSED = "not processed"
-FAILED = "failed"
+# Outcomes of one request in a month run and in the bulletin (kept for callers of these names;
+# the statuses are jdl.contract.Status).
+PUBLISHED = Status.PUBLISHED
+NOT_PROCESSED = Status.NOT_PROCESSED
+FAILED = Status.FAILED
 
 # File names under outputs/<month>/: each request's executed report (outputs/<month>/<id>/) and
 # the month runner's record of what happened to each request.
 REPORT_NOTEBOOK = "report.ipynb"
 RUN_JSON = "run.json"
 
-# Verdicts glued by the report (jdl.words.VERDICTS plus "not processed").
-NOT_PROCESSED_VERDICT = "not processed"
-
-# The scraps every executed report glues (name -> what it holds). Values are plain JSON types;
-# scrapbook cannot store a null, so a value that does not apply ("or None" below) is not glued at
-# all: read a missing scrap as None (see :func:`read_scraps`). An infinite number needed is glued
-# as the text "inf" (JSON has no infinity), read back as the float inf (see :func:`glue_scraps`).
-SCRAPS = {
-    "request_id": "the request id (str)",
-    "organisation": "the organisation (str)",
-    "programme": "the programme (str)",
-    "programme_type": "the programme type (str)",
-    "date_received": "the date received, ISO (str)",
-    "status": '"published" or "not processed" (str)',
-    "verdict": '"significant reduction", "significant increase", "inconclusive" or "not processed"',
-    "reason": "why the request was not processed (str), or None",
-    "n_submitted": "people submitted (int)",
-    "n_treated": "treatment group size analysed (int; 0 when not processed)",
-    "n_comparison": "distinct comparison people (int; 0 when not processed)",
-    "n_comparison_effective": "comparison effective size (float; None when not processed)",
-    "treated_rate": "treatment group one-year proven re-offending rate, a proportion (float or None)",
-    "comparison_rate": "comparison group rate, a proportion (float or None)",
-    "difference": "treated_rate - comparison_rate (float or None)",
-    "lower": "95% interval lower bound of the difference (float or None)",
-    "upper": "95% interval upper bound of the difference (float or None)",
-    "p_value": "Welch two-sided p-value (float or None)",
-    "standard_error": "Welch standard error of the difference (float or None)",
-    "number_needed": "treatment group size needed when inconclusive (float, may be inf, or None)",
-    "e_value": "E-value of the headline risk ratio (float or None)",
-    "e_value_bound": "E-value of its interval bound nearest 1; 1 when the interval includes 1 (float or None)",
-    "adjusted_difference": "regression-adjusted (doubly robust) rate difference on the matched sample (float or None)",
-    "attrition": "people per attrition bucket in the methodology's order (dict str -> int)",
-    "controlled_for_region": "the match with exact matching on region beside the national one (dict; see "
-                             "jdl.stats.subgroups.RegionAnalysis.scrap), or None when not processed",
-    "subgroups": "the sub-analyses, one dict per sub-group, run or not and why (list; see "
-                 "jdl.stats.subgroups.SubgroupResult.scrap), or None when not processed",
-    "published_counts": "the report's disclosure view: the totals it prints and every count table as "
-                        "published, strings (dict; see jdl.stats.disclosure.Publication.scrap)",
-    "match": "the match as run: method, distance, caliper (SD and width), ratio, replacement, exact "
-             "variables, covariates, estimator, separated and dropped terms, pool restrictions (dict; see "
-             "jdl.stats.plan.match_scrap), or None when no match was run",
-}
+# The verdict glued by a report not processed (jdl.contract.Verdict).
+NOT_PROCESSED_VERDICT = Verdict.NOT_PROCESSED
 
 
-def _json_ready(value):
-    """``value`` with every non-finite float inside a list or dict dropped (a dict key left out,
-    as scrapbook stores no null; None in a list): JSON has no NaN or infinity, and the kernel's
-    messages must be valid JSON."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()
-                if not (isinstance(v, float) and not math.isfinite(v))}
-    if isinstance(value, (list, tuple)):
-        return [None if isinstance(v, float) and not math.isfinite(v) else _json_ready(v) for v in value]
-    return value
+def glue_scraps(scraps: ReportScraps | Mapping) -> None:
+    """Glue a report's scraps into the running notebook with scrapbook: a
+    :class:`jdl.contract.ReportScraps` (the whole contract, checked; what the report template
+    glues) through :meth:`~jdl.contract.ReportScraps.glue`, or a mapping of some scrap names to
+    values as given (:func:`jdl.contract.glue_values`: None not glued, "inf" for an infinite
+    number, non-finite floats dropped inside lists and dicts; ValueError for a name outside the
+    contract)."""
+    if isinstance(scraps, ReportScraps):
+        scraps.glue()
+    else:
+        glue_values(scraps)
 
 
-def glue_scraps(scraps: dict) -> None:
-    """Glue ``scraps`` (names of :data:`SCRAPS` -> plain values) into the running notebook with
-    scrapbook. A None is not glued (scrapbook stores no null: readers take a missing scrap as
-    None); text goes through scrapbook's text encoder (its JSON encoder would read a str as JSON
-    text); an infinite float is glued as its text ("inf"), which :func:`read_report` turns back
-    into a float; a NaN is not glued; inside lists and dicts non-finite floats are dropped
-    (:func:`_json_ready`). Raises ValueError for a name that is not in :data:`SCRAPS`."""
-    import scrapbook
-
-    unknown = sorted(set(scraps) - set(SCRAPS))
-    if unknown:
-        raise ValueError(f"not scraps of the report contract: {', '.join(unknown)}")
-    for name, value in scraps.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None if math.isnan(value) else str(value)
-        if value is None:
-            continue
-        if isinstance(value, str):
-            scrapbook.glue(name, value, encoder="text")
-        else:
-            scrapbook.glue(name, _json_ready(value), encoder="json")
-
-
-def read_report(notebook_path) -> tuple[dict, bool]:
-    """The scraps of an executed report notebook as a dict over every name in :data:`SCRAPS`
-    (None for those not glued; ``number_needed`` as a float, inf when unreachable), and whether
-    papermill marked the notebook as stopped by an exception. Reads the notebook once."""
-    import scrapbook
-
-    notebook = scrapbook.read_notebook(str(notebook_path))
-    glued = {name: scrap.data for name, scrap in notebook.scraps.items()}
-    scraps = {name: glued.get(name) for name in SCRAPS}
-    if scraps["number_needed"] is not None:
-        scraps["number_needed"] = float(scraps["number_needed"])
-    stopped = bool(notebook.metadata.get("papermill", {}).get("exception"))
-    return scraps, stopped
-
-
-def read_scraps(notebook_path) -> dict:
-    """The scraps of an executed report notebook (see :func:`read_report`)."""
-    return read_report(notebook_path)[0]
+def read_scraps(notebook_path) -> ReportScraps:
+    """The scraps of an executed report notebook, checked (:meth:`jdl.contract.ReportScraps.read`;
+    :class:`jdl.contract.ScrapError` naming the scrap when they break the contract)."""
+    return ReportScraps.read(notebook_path)
 
 
 class ParamsError(ValueError):
@@ -200,7 +130,7 @@ class Request:
     upload: Path
     programme_type: str = "other"
     setting: str | None = None
-    status: str = RECEIVED
+    status: Status = Status.RECEIVED
     options: dict = field(default_factory=dict)
     source: Path | None = None
     uploads_dir: Path | None = None
@@ -322,9 +252,10 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
     setting = _text(path, raw, "setting")
     if setting is not None and setting not in SETTINGS:
         raise ParamsError(f"{path}: field 'setting' must be one of {', '.join(SETTINGS)}")
-    status = _text(path, raw, "status", RECEIVED)
-    if status not in STATUSES:
-        raise ParamsError(f"{path}: field 'status' must be one of {', '.join(STATUSES)}")
+    status = _text(path, raw, "status", Status.RECEIVED)
+    if status not in PARAMS_STATUSES:
+        raise ParamsError(f"{path}: field 'status' must be one of {', '.join(PARAMS_STATUSES)}")
+    status = Status(status)
     options = _check_options(path, raw.get("options"))
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
     uploads_dir = Path(uploads_dir) if uploads_dir is not None else root / DEFAULT_UPLOADS

@@ -51,15 +51,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jdl.atomic import write_text_atomically
-from jdl.run.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, PUBLISHED, RUN_JSON, WITHDRAWN, Request,
-                              load_month)
+from jdl.contract import REPORT_STATUSES, Status
+from jdl.run.requests import RUN_JSON, Request, load_month
 from jdl.run.runner import FAILED_NOTEBOOK, MonthRun, read_run
 
 RETENTION_JSON = "retention.json"
-DONE = (PUBLISHED, NOT_PROCESSED)
+# A request is done when the runner recorded it with the status its report glued.
+DONE = REPORT_STATUSES
 # Row-level files a run may leave in a request's output folder (names, then glob patterns).
 INTERMEDIATE_NAMES = (FAILED_NOTEBOOK,)
 INTERMEDIATE_PATTERNS = (".report.ipynb.*",)
+# What a request's status is called here when run.json does not list it (not a Status).
 NOT_RUN = "not run"
 
 PURGED = "purged"
@@ -79,7 +81,7 @@ class RequestRetention:
     """
 
     id: str
-    status: str
+    status: Status | str
     action: str
     reason: str | None = None
     deleted: tuple[str, ...] = ()
@@ -87,7 +89,7 @@ class RequestRetention:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "status": self.status, "action": self.action, "reason": self.reason,
+        return {"id": self.id, "status": str(self.status), "action": self.action, "reason": self.reason,
                 "deleted": list(self.deleted), "kept": list(self.kept), "notes": list(self.notes)}
 
 
@@ -159,7 +161,7 @@ def _run_of(paths: _Paths, month: str) -> MonthRun | None:
     return read_run(run_json) if run_json.is_file() else None
 
 
-def _statuses(run: MonthRun | None) -> dict[str, str]:
+def _statuses(run: MonthRun | None) -> dict[str, Status]:
     return {} if run is None else {outcome.id: outcome.status for outcome in run.outcomes}
 
 
@@ -239,15 +241,15 @@ class _Verdict:
     holds: str | None = None
 
 
-def _verdict(request_id: str, request: Request | None, status: str, run: MonthRun | None,
+def _verdict(request_id: str, request: Request | None, status: Status | str, run: MonthRun | None,
              older_than_days: int | None, now: dt.datetime) -> _Verdict:
     """The :class:`_Verdict` on one request: ``request`` its params (None when only ``run.json``
     lists it), ``status`` its status in ``run.json`` (``not run`` when not listed)."""
-    withdrawn = request is not None and request.status == WITHDRAWN and status not in DONE
+    withdrawn = request is not None and request.status == Status.WITHDRAWN and status not in DONE
     if status not in DONE and not withdrawn:
-        if status == FAILED:
+        if status == Status.FAILED:
             return _Verdict(False, "failed: kept for a rerun", "failed")
-        if status == IN_PROGRESS:
+        if status == Status.IN_PROGRESS:
             return _Verdict(False, "in progress: not run yet", "in progress")
         return _Verdict(False, "not run yet" + ("" if run is not None else f" (no {RUN_JSON})"), "not run yet")
     if withdrawn:
@@ -282,7 +284,7 @@ def _needs(paths: _Paths, older_than_days: int | None, now: dt.datetime) -> dict
     return needs
 
 
-def _plan_request(paths: _Paths, month: str, request: Request | None, request_id: str, status: str,
+def _plan_request(paths: _Paths, month: str, request: Request | None, request_id: str, status: Status | str,
                   run: MonthRun | None, needs: dict[Path, list[str]], older_than_days: int | None,
                   now: dt.datetime) -> tuple[RequestRetention, list[Path]]:
     """What to do with one request's files, and the files to delete (nothing is deleted here)."""

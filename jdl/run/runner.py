@@ -9,8 +9,9 @@ writes ``outputs/<month>/<id>/report.ipynb`` (and, when publishing, ``report.htm
 bulletin) and ``outputs/<month>/run.log`` (one line per request), both written atomically.
 
 Files. Papermill writes the executed notebook to a temporary file in the request's folder; only
-when it ran to the end, parses as a valid notebook (nbformat) and its ``status`` and ``verdict``
-scraps are valid is it published: moved into a private staging folder beside it
+when it ran to the end, parses as a valid notebook (nbformat) and its scraps are the report
+contract (:meth:`jdl.contract.ReportScraps.read`: every scrap there and of its type, a known status
+and verdict) is it published: moved into a private staging folder beside it
 (``<id>/.publishing.*/``), where ``report.html`` and ``report.pdf`` are written, then all three
 are synced to disk (``fsync``) and renamed into place (``os.replace``), ``report.ipynb`` last, so a
 run stopped while publishing never leaves a new ``report.ipynb`` beside an older or missing HTML or
@@ -138,8 +139,8 @@ from traitlets import default
 
 from jdl.atomic import atomic_path, current_umask, file_mode, fsync_dir, fsync_file, write_text_atomically
 from jdl.run.errors import safe_reason
-from jdl.run.requests import (FAILED, IN_PROGRESS, NOT_PROCESSED, PUBLISHED, REPORT_NOTEBOOK, RUN_JSON,
-                              WITHDRAWN, Request, load_month, read_scraps)
+from jdl.contract import NOT_RUN_STATUSES, ReportScraps, ScrapError, Status, Verdict
+from jdl.run.requests import REPORT_NOTEBOOK, RUN_JSON, Request, load_month
 
 DEFAULT_NOTEBOOK = Path("notebooks/request_report.ipynb")
 DEFAULT_OUTPUTS = Path("outputs")
@@ -154,12 +155,10 @@ FAILED_NOTEBOOK = "report.failed.ipynb"
 RUN_LOG = "run.log"
 # The lock a month's run holds in the month's outputs folder.
 LOCK_FILE = ".run.lock"
-# A request that was queued or running when the run was stopped (SIGTERM, Ctrl-C).
-INTERRUPTED = "interrupted"
-# Requests listed but never executed.
-NOT_RUN = (WITHDRAWN, IN_PROGRESS)
-# The scrap values a good report may glue as its status.
-REPORT_STATUSES = (PUBLISHED, NOT_PROCESSED)
+# Kept for callers of these names (jdl.contract.Status): a request queued or running when the run
+# was stopped (SIGTERM, Ctrl-C), and the statuses of requests listed but never executed.
+INTERRUPTED = Status.INTERRUPTED
+NOT_RUN = NOT_RUN_STATUSES
 # What replaces an error's message and traceback in a kept failed notebook.
 SCRUBBED = "(message removed: it may quote personal data)"
 # The staging folder in which a validated report is published before it is moved into place.
@@ -177,28 +176,39 @@ logging.getLogger("papermill").addHandler(logging.NullHandler())
 class RequestOutcome:
     """What happened to one request in a month run.
 
-    ``status``: ``"published"`` or ``"not processed"`` (the report's ``status`` scrap), ``"failed"``,
-    ``"withdrawn"`` / ``"in progress"`` (not executed), or ``"interrupted"`` (queued or running when
-    the run was stopped). ``verdict``: the report's ``verdict`` scrap (None when not executed or
-    when it failed before its scraps were read). ``error``: why it failed, free of personal data
+    ``status`` (a :class:`jdl.contract.Status`): ``published`` or ``not processed`` (the report's
+    ``status`` scrap), ``failed``, ``withdrawn`` / ``in progress`` (not executed), or ``interrupted``
+    (queued or running when the run was stopped). ``verdict`` (a :class:`jdl.contract.Verdict`):
+    the report's ``verdict`` scrap (None when not executed or when it failed before its scraps
+    were read). Words given for either are turned into the enum member (ValueError for a word
+    that is not one). ``error``: why it failed, free of personal data
     (None unless failed). ``seconds``: wall-clock time of execution and publishing. ``notebook``,
     ``html``, ``pdf``: absolute paths of the files written this run (``notebook`` is
     ``report.failed.ipynb`` for a failed execution, None when none could be kept), or None.
     """
 
     id: str
-    status: str
-    verdict: str | None = None
+    status: Status
+    verdict: Verdict | None = None
     error: str | None = None
     seconds: float = 0.0
     notebook: Path | None = None
     html: Path | None = None
     pdf: Path | None = None
 
+    def __post_init__(self):
+        if self.status not in tuple(Status):
+            raise ValueError(f"an outcome's status must be one of {', '.join(Status)}")
+        if self.verdict is not None and self.verdict not in tuple(Verdict):
+            raise ValueError(f"an outcome's verdict must be one of {', '.join(Verdict)}, or None")
+        object.__setattr__(self, "status", Status(self.status))
+        if self.verdict is not None:
+            object.__setattr__(self, "verdict", Verdict(self.verdict))
+
     @property
     def failed(self) -> bool:
         """True when the request failed."""
-        return self.status == FAILED
+        return self.status == Status.FAILED
 
 
 @dataclass(frozen=True)
@@ -246,14 +256,14 @@ class MonthRun:
     @property
     def interrupted(self) -> list[RequestOutcome]:
         """The outcomes of the requests that did not finish because the run was stopped."""
-        return [outcome for outcome in self.outcomes if outcome.status == INTERRUPTED]
+        return [outcome for outcome in self.outcomes if outcome.status == Status.INTERRUPTED]
 
     @property
     def month_dir(self) -> Path:
         """The month's outputs folder, ``outputs_dir / month``."""
         return Path(self.outputs_dir) / self.month
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[Status, int]:
         """Requests per status, statuses in order of first appearance."""
         counts: dict[str, int] = {}
         for outcome in self.outcomes:
@@ -273,12 +283,12 @@ class MonthRun:
         0.1)."""
         return {
             "month": self.month,
-            "counts": self.counts(),
+            "counts": {status.value: n for status, n in self.counts().items()},
             "failed": [outcome.id for outcome in self.failed],
             "interrupted": [outcome.id for outcome in self.interrupted],
             "stopped_by": self.stopped_by,
             "outcomes": [
-                {"id": o.id, "status": o.status, "verdict": o.verdict, "error": o.error,
+                {"id": o.id, "status": o.status.value, "verdict": o.verdict and o.verdict.value, "error": o.error,
                  "seconds": round(o.seconds, 1), "notebook": self.relative(o.notebook),
                  "html": self.relative(o.html), "pdf": self.relative(o.pdf)}
                 for o in self.outcomes
@@ -293,13 +303,9 @@ class MonthRun:
         """One line per request: id, status, seconds and, when failed, the error."""
         lines = []
         for o in self.outcomes:
-            line = f"{o.id}\t{o.status}\t{o.seconds:.1f} s"
+            line = f"{o.id}\t{o.status.value}\t{o.seconds:.1f} s"
             lines.append(line + (f"\t{o.error}" if o.error else ""))
         return lines
-
-
-class ScrapError(ValueError):
-    """An executed report whose ``status`` or ``verdict`` scrap is missing or invalid."""
 
 
 class IncompleteNotebookError(ValueError):
@@ -429,19 +435,12 @@ def describe_error(error: BaseException, cell_index: int | None = None, timeout:
     return f"{kind}: {reason}{where}" if reason is not None else kind + where
 
 
-def _read_scraps(notebook_path: Path) -> tuple[str, str]:
-    """The ``status`` and ``verdict`` scraps of an executed report. Raises :class:`ScrapError`
+def _read_scraps(notebook_path: Path) -> tuple[Status, Verdict]:
+    """The ``status`` and ``verdict`` of an executed report, whose scraps must be the whole report
+    contract (:meth:`jdl.contract.ReportScraps.read`). Raises :class:`jdl.contract.ScrapError`
     (whose message names the scrap, never its value)."""
-    scraps = read_scraps(notebook_path)
-    for name in ("status", "verdict"):
-        if scraps[name] is None:
-            raise ScrapError(f"the report glued no '{name}' scrap")
-    status, verdict = scraps["status"], scraps["verdict"]
-    if status not in REPORT_STATUSES:
-        raise ScrapError(f"the report's 'status' scrap is not one of {', '.join(REPORT_STATUSES)}")
-    if not isinstance(verdict, str):
-        raise ScrapError("the report's 'verdict' scrap is not text")
-    return status, verdict
+    scraps = ReportScraps.read(notebook_path)
+    return scraps.status, scraps.verdict
 
 
 def _read_notebook(notebook_path: Path):
@@ -716,8 +715,8 @@ def execute_request(request: Request, notebook: Path, out_dir: Path, national_di
     final = out_dir / REPORT_NOTEBOOK
     failed_path = out_dir / FAILED_NOTEBOOK
 
-    def failed(error_text: str, notebook_path: Path | None = None, verdict: str | None = None) -> RequestOutcome:
-        return RequestOutcome(request.id, FAILED, verdict=verdict, error=error_text,
+    def failed(error_text: str, notebook_path: Path | None = None, verdict: Verdict | None = None) -> RequestOutcome:
+        return RequestOutcome(request.id, Status.FAILED, verdict=verdict, error=error_text,
                               seconds=time.monotonic() - started, notebook=notebook_path)
 
     try:
@@ -1165,8 +1164,8 @@ def _run_requests(requests: list[Request], month: str, month_out: Path, notebook
     """Submit and collect the month's requests (see :func:`run_month`); a stop signal stops them."""
     from tqdm.auto import tqdm
 
-    outcomes: dict[str, RequestOutcome] = {r.id: _not_run(r) for r in requests if r.status in NOT_RUN}
-    to_run = [r for r in requests if r.status not in NOT_RUN]
+    outcomes: dict[str, RequestOutcome] = {r.id: _not_run(r) for r in requests if r.status in NOT_RUN_STATUSES}
+    to_run = [r for r in requests if r.status not in NOT_RUN_STATUSES]
     own_executor = executor is None and bool(to_run)
     stopped_by = None
     submitted = {}
@@ -1190,7 +1189,7 @@ def _run_requests(requests: list[Request], month: str, month_out: Path, notebook
                         outcomes[request.id] = future.result()
                     except Exception as error:  # noqa: BLE001 - the worker itself failed (e.g. it died)
                         outcomes[request.id] = RequestOutcome(
-                            request.id, FAILED, error=f"{describe_error(error)}: the worker running it failed")
+                            request.id, Status.FAILED, error=f"{describe_error(error)}: the worker running it failed")
                     bar.update(1)
                     if outcomes[request.id].failed:
                         bar.set_postfix(failed=sum(o.failed for o in outcomes.values()))
@@ -1205,9 +1204,9 @@ def _run_requests(requests: list[Request], month: str, month_out: Path, notebook
                             future.cancel()
                 for future, request in submitted.items():
                     if request.id not in outcomes:
-                        outcomes[request.id] = _finished_outcome(future) or RequestOutcome(request.id, INTERRUPTED)
+                        outcomes[request.id] = _finished_outcome(future) or RequestOutcome(request.id, Status.INTERRUPTED)
                 for request in to_run:
-                    outcomes.setdefault(request.id, RequestOutcome(request.id, INTERRUPTED))
+                    outcomes.setdefault(request.id, RequestOutcome(request.id, Status.INTERRUPTED))
         finally:
             if own_executor and executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
@@ -1244,12 +1243,12 @@ def outcome_line(outcome: RequestOutcome, run: MonthRun) -> str:
     status again: a request not processed has the verdict "not processed") or error, seconds and
     where its report is (relative to the current directory when inside it, else to the run's
     outputs folder)."""
-    parts = [outcome.id, outcome.status]
+    parts = [outcome.id, outcome.status.value]
     if outcome.failed:
         parts.append(outcome.error or "")
     elif outcome.verdict is not None and outcome.verdict != outcome.status:  # "not processed" once
-        parts.append(outcome.verdict)
-    if outcome.status not in (*NOT_RUN, INTERRUPTED):
+        parts.append(outcome.verdict.value)
+    if outcome.status not in (*NOT_RUN_STATUSES, Status.INTERRUPTED):
         parts.append(f"{outcome.seconds:.1f} s")
     shown = outcome.html or outcome.notebook
     if shown is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from jdl.atomic import write_text_atomically
+from jdl.contract import PARAMS_STATUSES, Status
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,12 @@ class DemoRequest:
     slug: str
     programme_type: str
     date_received: str
-    status: str = "received"
+    status: Status = Status.RECEIVED
+
+    def __post_init__(self):
+        if self.status not in PARAMS_STATUSES:
+            raise ValueError(f"a demo request's status must be one of {', '.join(PARAMS_STATUSES)}")
+        object.__setattr__(self, "status", Status(self.status))
 
     @property
     def id(self) -> str:
@@ -38,7 +44,7 @@ DEMO_PILOT = (
     DemoRequest("2014-01", 2, "womens-centre", "mentoring and support", "2013-10-30"),
     DemoRequest("2014-02", 1, "learning-inside", "education and employment", "2013-11-18"),
     DemoRequest("2014-02", 2, "open-door-arts", "arts", "2013-11-25"),
-    DemoRequest("2014-02", 3, "safe-harbour", "accommodation", "2013-12-02", status="withdrawn"),
+    DemoRequest("2014-02", 3, "safe-harbour", "accommodation", "2013-12-02", status=Status.WITHDRAWN),
     DemoRequest("2014-03", 1, "work-ready", "education and employment", "2013-12-09"),
     DemoRequest("2014-03", 2, "short-sharp-challenge", "discipline", "2013-12-16"),
     DemoRequest("2014-03", 3, "safe-harbour", "accommodation", "2014-01-06"),
@@ -56,8 +62,8 @@ def demo_params(request: DemoRequest, uploads_dir: str = "data/uploads") -> dict
     params = {"id": request.id, "organisation": programme.organisation, "programme": programme.name,
               "programme_type": request.programme_type, "date_received": request.date_received,
               "upload": f"{uploads_dir}/{request.slug}.{extension}", "setting": programme.setting}
-    if request.status != "received":
-        params["status"] = request.status
+    if request.status != Status.RECEIVED:
+        params["status"] = request.status.value
     return params
 
 
