@@ -83,7 +83,7 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
     from jdl.window import DataWindow
 
     root = project["root"]
-    scraps = read_scraps(report(project, 1) / "report.ipynb")
+    scraps = read_scraps(report(project, 1) / "report.ipynb").to_dict()
     national = NationalData.open(root / "data/national")
     validation = validate_upload(root / "data/uploads/gateway-mentoring.xlsx",
                                  DataWindow.from_national(root / "data/national"))
@@ -112,7 +112,7 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
 
 
 def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
-    scraps = read_scraps(report(project, 2) / "report.ipynb")
+    scraps = read_scraps(report(project, 2) / "report.ipynb").to_dict()
     assert (scraps["status"], scraps["verdict"]) == ("not processed", "not processed")
     assert scraps["reason"].startswith("fewer than 60 people were submitted (48)")
     assert scraps["treated_rate"] is None and scraps["n_treated"] == 0
@@ -207,7 +207,7 @@ def output_texts(outputs: Path):
             yield path, pdf_text(path)
         elif path.suffix == ".ipynb":
             # the notebook as written plus its scraps as read back
-            yield path, path.read_text() + json.dumps(read_scraps(path) if path.name == "report.ipynb" else {})
+            yield path, path.read_text() + json.dumps(read_scraps(path).to_dict() if path.name == "report.ipynb" else {})
         else:
             yield path, path.read_text(errors="ignore")
 
@@ -244,15 +244,15 @@ def test_demo_runs_the_whole_pilot(project, tmp_path):
     for month in MONTHS:
         assert (tmp_path / "outputs" / month / "summary.pdf").stat().st_size > 0
     last = read_scraps(tmp_path / "outputs" / "2014-02" / "2014-02-002" / "report.ipynb")
-    assert last["status"] == "not processed"
+    assert last.status == "not processed"
     # by March two programme types hold two published results each: the library pools them
     march = " ".join(pdf_text(tmp_path / "outputs" / "2014-03" / "summary.pdf").split())
     assert "Mentoring and support: 2 results pooled" in march
     assert "Education and employment: 2 results pooled" in march
     for request in DEMO_PILOT:
         report_path = tmp_path / "outputs" / request.month / request.id / "report.ipynb"
-        if request.status != "withdrawn" and read_scraps(report_path)["status"] == "published":
-            scraps = read_scraps(report_path)
+        if request.status != "withdrawn" and read_scraps(report_path).status == "published":
+            scraps = read_scraps(report_path).to_dict()
             assert scraps["standard_error"] > 0 and scraps["controlled_for_region"]["status"]
             assert scraps["subgroups"], request.slug
     assert "bulletin:" in result.output and "done in" in result.output
@@ -287,10 +287,10 @@ def test_jdl_analyse_gives_the_numbers_the_report_published(project):
                                         "programme": params["programme"], "programme_type": params["programme_type"],
                                         "date_received": params["date_received"]},
                                uploads_dir=root / "data/uploads")
-        published = read_scraps(report(project, number) / "report.ipynb")
+        published = read_scraps(report(project, number) / "report.ipynb").to_dict()
         computed = {name: (value if value is None or not (isinstance(value, float) and math.isnan(value)) else None)
                     if isinstance(value, float) else json_module.loads(json_module.dumps(_json_ready(value)))
-                    for name, value in analysis.scraps().items()}   # as glued: inf read back as inf, no NaN
+                    for name, value in analysis.scraps().to_dict().items()}   # as glued: inf read back as inf, no NaN
         assert computed.keys() == published.keys()
         for name, value in computed.items():
             assert value == published[name], name
@@ -302,12 +302,12 @@ def test_rematch_gives_a_new_analysis_and_leaves_the_first_unchanged(project):
 
     root = project["root"]
     analysis = jdl.analyse(root / "data/uploads/gateway-mentoring.xlsx", "custody", root / "data/national")
-    before = (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps()["match"])
+    before = (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps().match)
     nearest = analysis.rematch(method="nearest", ratio=2, caliper=0.1)
     assert nearest is not analysis and nearest.match is not analysis.match
-    assert nearest.scraps()["match"]["method"] == "nearest" and nearest.match_options == {
+    assert nearest.scraps().match["method"] == "nearest" and nearest.match_options == {
         "method": "nearest", "ratio": 2, "caliper": 0.1}
-    assert (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps()["match"]) == before
+    assert (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps().match) == before
     assert analysis.match_options == {}
     assert nearest.headline != analysis.headline
     # the summaries hold aggregates only: no name, id or date of birth of the upload

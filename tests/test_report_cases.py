@@ -164,7 +164,7 @@ def audit_published(scraps: dict, counts: dict[str, pd.Series]) -> None:
 
 
 def test_ninety_submitted_eighty_eight_analysed_reads_the_same_everywhere(cases):
-    scraps = read_scraps(folder(cases, 1) / "report.ipynb")
+    scraps = read_scraps(folder(cases, 1) / "report.ipynb").to_dict()
     assert scraps["status"] == "published"
     assert (scraps["n_submitted"], scraps["n_treated"]) == (90, 88)
     assert scraps["attrition"]["not found"] == 2
@@ -181,7 +181,7 @@ def test_ninety_submitted_eighty_eight_analysed_reads_the_same_everywhere(cases)
 
 
 def test_a_community_request_with_no_custodial_history_is_processed(cases):
-    scraps = read_scraps(folder(cases, 2) / "report.ipynb")
+    scraps = read_scraps(folder(cases, 2) / "report.ipynb").to_dict()
     assert scraps["status"] == "published", scraps["reason"]
     assert (scraps["n_submitted"], scraps["attrition"]["not found"]) == (70, 2)
     assert scraps["n_treated"] >= 60
@@ -199,7 +199,7 @@ def test_a_community_request_with_no_custodial_history_is_processed(cases):
 
 
 def test_nearest_two_to_one_with_a_narrow_caliper_is_described_as_run(cases):
-    scraps = read_scraps(folder(cases, 3) / "report.ipynb")
+    scraps = read_scraps(folder(cases, 3) / "report.ipynb").to_dict()
     assert scraps["status"] == "published", scraps["reason"]
     match = scraps["match"]
     assert (match["method"], match["ratio"], match["caliper_sd"], match["replace"]) == ("nearest", 2, 0.1, True)
