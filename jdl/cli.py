@@ -277,8 +277,8 @@ def demo(national_dir: Path, uploads_dir: Path, params_root: Path, outputs_root:
               default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
 @click.option("--national", "national_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_NATIONAL, show_default=True, help="The national data folder the reports read.")
-@click.option("--notebook", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("notebooks/request_report.ipynb"), show_default=True, help="The report template.")
+@click.option("--notebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The report template [default: the one installed with jdl, notebooks/request_report.ipynb].")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
               help="Seconds for all of one request's cells together, from when its kernel is ready.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -318,7 +318,7 @@ def run(ctx: click.Context, month: str, params_root: Path, outputs_dir: Path, na
     except ParamsError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
-    if not notebook.is_file():
+    if notebook is not None and not notebook.is_file():
         click.echo(f"{notebook}: no such report template", err=True)
         sys.exit(2)
     client = None
@@ -377,9 +377,9 @@ def run(ctx: click.Context, month: str, params_root: Path, outputs_dir: Path, na
 def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Path, publish: bool) -> None:
     """Build the summary bulletin of MONTH (e.g. 2014-03, the params files in params/2014-03).
 
-    Executes notebooks/monthly_summary.ipynb over every report to date into
-    OUTPUTS/MONTH/summary.ipynb and, unless --no-publish, publishes summary.html and summary.pdf
-    beside it.
+    Executes the summary notebook installed with jdl (notebooks/monthly_summary.ipynb) over every
+    report to date into OUTPUTS/MONTH/summary.ipynb and, unless --no-publish, publishes
+    summary.html and summary.pdf beside it.
     """
     from jdl.run import bulletin
 
@@ -391,10 +391,6 @@ def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Pat
     if publish:
         for name in ("summary.html", "summary.pdf"):
             click.echo(f"wrote {notebook.parent / name}")
-
-
-if __name__ == "__main__":
-    main()
 
 
 @main.command()
@@ -417,3 +413,7 @@ def power(baseline_rate: float, reduction: float, ratio: float, alpha: float, po
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
     click.echo(power_sentence(baseline_rate, reduction, n, ratio=ratio, alpha=alpha, power=power_))
+
+
+if __name__ == "__main__":
+    main()

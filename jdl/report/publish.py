@@ -44,6 +44,7 @@ import re
 import shutil
 import tempfile
 from html.parser import HTMLParser
+from importlib.resources import files
 from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter, WebPDFExporter
@@ -52,7 +53,9 @@ from traitlets import Bool, Unicode, default
 
 from jdl.atomic import atomic_path
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# The folder of the jdl_report template, package data of jdl.report found with importlib.resources
+# (nbconvert needs a real folder: jdl is installed as files, as pip installs every wheel)
+TEMPLATES_DIR = Path(str(files("jdl.report").joinpath("templates")))
 TEMPLATE_NAME = "jdl_report"
 # Cells of the template with this tag are notes for reviewers (what the next section is); they stay
 # in the executed notebook and are left out of the published report.

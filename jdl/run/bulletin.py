@@ -30,6 +30,7 @@ words and tables print them through :mod:`jdl.words` (whole per cent, whole perc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -47,8 +48,6 @@ from jdl.contract import HEADLINE_VERDICTS, ScrapError, Status, Verdict, read_re
 from jdl.run.requests import REPORT_NOTEBOOK, RUN_JSON, ParamsError, load_month
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SUMMARY_TEMPLATE = PROJECT_ROOT / "notebooks" / "monthly_summary.ipynb"
 SUMMARY_NAME = "summary.ipynb"
 
 HEADLINE_MEASURE = next(m for m in MEASURES if m.column == "reoffended")
@@ -844,8 +843,9 @@ def library_forest_plot(bulletin: Bulletin):
 
 
 def build_summary(month: str, params_root: str | Path = "params", outputs_root: str | Path = "outputs",
-                  publish: bool = True, template: str | Path = SUMMARY_TEMPLATE) -> Path:
-    """Execute the summary notebook ``template`` for ``month`` with papermill into
+                  publish: bool = True, template: str | Path | None = None) -> Path:
+    """Execute the summary notebook ``template`` (default: the one installed with jdl,
+    :func:`jdl.paths.installed_notebook`) for ``month`` with papermill into
     ``<outputs_root>/<month>/summary.ipynb`` (written to a temporary file beside it and renamed, so
     a crash never leaves a half-written file) and, when ``publish``, write ``summary.html`` and
     ``summary.pdf`` beside it with :func:`jdl.report.publish.publish`. Returns the executed notebook's path.
@@ -855,6 +855,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
     import papermill
 
     from jdl.atomic import atomic_path
+    from jdl.paths import SUMMARY_TEMPLATE, installed_notebook
     from jdl.run.runner import PrivateKernelManager
 
     params_root, outputs_root = Path(params_root).resolve(), Path(outputs_root).resolve()
@@ -862,11 +863,14 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
         raise ParamsError(f"{params_root / month}: no such params folder")
     out_dir = outputs_root / month
     notebook = out_dir / SUMMARY_NAME
-    with atomic_path(notebook) as temp:
-        papermill.execute_notebook(str(template), str(temp), cwd=str(out_dir), progress_bar=False,
-                                   kernel_manager_class=PrivateKernelManager,
-                                   parameters={"month": month, "params_root": str(params_root),
-                                               "outputs_root": str(outputs_root)})
+    with contextlib.ExitStack() as held:
+        if template is None:
+            template = held.enter_context(installed_notebook(SUMMARY_TEMPLATE))
+        with atomic_path(notebook) as temp:
+            papermill.execute_notebook(str(template), str(temp), cwd=str(out_dir), progress_bar=False,
+                                       kernel_manager_class=PrivateKernelManager,
+                                       parameters={"month": month, "params_root": str(params_root),
+                                                   "outputs_root": str(outputs_root)})
     if publish:
         from jdl.report.publish import publish as publish_notebook
 

@@ -138,11 +138,11 @@ from jupyter_client import AsyncKernelManager
 from traitlets import default
 
 from jdl.atomic import atomic_path, current_umask, file_mode, fsync_dir, fsync_file, write_text_atomically
+from jdl.paths import REPORT_TEMPLATE, installed_notebook
 from jdl.run.errors import safe_reason
 from jdl.contract import NOT_RUN_STATUSES, ReportScraps, ScrapError, Status, Verdict
 from jdl.run.requests import REPORT_NOTEBOOK, RUN_JSON, Request, load_month
 
-DEFAULT_NOTEBOOK = Path("notebooks/request_report.ipynb")
 DEFAULT_OUTPUTS = Path("outputs")
 DEFAULT_NATIONAL = Path("data/national")
 DEFAULT_TIMEOUT = 600
@@ -1097,13 +1097,14 @@ def _not_run(request: Request) -> RequestOutcome:
 
 
 def run_month(month_dir: str | os.PathLike, outputs_dir: str | os.PathLike = DEFAULT_OUTPUTS,
-              notebook: str | os.PathLike = DEFAULT_NOTEBOOK, national_dir: str | os.PathLike = DEFAULT_NATIONAL,
+              notebook: str | os.PathLike | None = None, national_dir: str | os.PathLike = DEFAULT_NATIONAL,
               executor: concurrent.futures.Executor | None = None, timeout: float | None = DEFAULT_TIMEOUT,
               publish: bool = True, progress: bool = True, root: str | os.PathLike | None = None,
               workers: int | None = None, uploads_dir: str | os.PathLike | None = None) -> MonthRun:
     """Run every request of the params folder ``month_dir`` (``params/<month>``) through the report
-    template ``notebook`` into ``outputs_dir/<month>/<id>/``; return the :class:`MonthRun` and
-    write ``outputs_dir/<month>/run.json`` and ``run.log``.
+    template ``notebook`` (default: the one installed with jdl, :func:`jdl.paths.installed_notebook`)
+    into ``outputs_dir/<month>/<id>/``; return the :class:`MonthRun` and write
+    ``outputs_dir/<month>/run.json`` and ``run.log``.
 
     Withdrawn and in-progress requests are recorded, not executed. The others are submitted
     (:func:`execute_request`) to ``executor``: any ``concurrent.futures.Executor`` or a
@@ -1126,14 +1127,16 @@ def run_month(month_dir: str | os.PathLike, outputs_dir: str | os.PathLike = DEF
     root = Path(root).resolve() if root is not None else month_dir.parent.parent
     uploads_dir = Path(uploads_dir).resolve() if uploads_dir is not None else None
     requests = load_month(month_dir, root, uploads_dir)
-    notebook = Path(notebook).resolve()
-    if not notebook.is_file():
-        raise FileNotFoundError(f"{notebook}: no such report template")
     outputs_dir = Path(outputs_dir).resolve()
     national_dir = Path(national_dir).resolve()
     month = month_dir.name
     month_out = outputs_dir / month
     with contextlib.ExitStack() as held:
+        # the template given, or the one installed with jdl (a real file for as long as the run lasts)
+        notebook = (Path(notebook).resolve() if notebook is not None
+                    else held.enter_context(installed_notebook(REPORT_TEMPLATE)).resolve())
+        if not notebook.is_file():
+            raise FileNotFoundError(f"{notebook}: no such report template")
         try:
             month_out.mkdir(parents=True, exist_ok=True)
             stale = held.enter_context(month_lock(month_out))
