@@ -7,6 +7,19 @@ import subprocess
 
 import pytest
 
+from session_data import ReportMonth, World, build_month, build_world, check_unchanged, shared_folder
+
+
+SHARED = ("synthetic_world", "report_month")
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses the session's synthetic world or report month is slow (`make test-fast`
+    leaves it out)."""
+    for item in items:
+        if set(SHARED) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def tiny_tmpfs(tmp_path):
@@ -23,3 +36,23 @@ def tiny_tmpfs(tmp_path):
         yield mount_point
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
+
+
+@pytest.fixture(scope="session")
+def synthetic_world(tmp_path_factory) -> World:
+    """The 50,000-person synthetic world (tests/session_data.py), built once per session and
+    shared by every worker. Read-only: a test that writes works on its own copy."""
+    world = World(shared_folder(tmp_path_factory, "synthetic-world", build_world))
+    yield world
+    check_unchanged(world.root)
+
+
+@pytest.fixture(scope="session")
+def report_month(tmp_path_factory, synthetic_world) -> ReportMonth:
+    """The report month (tests/session_data.py): every end-to-end request run once by `jdl run`
+    and summarised by `jdl summary`, built once per session and shared by every worker.
+    Read-only: a test that writes works on its own copy."""
+    month = ReportMonth(shared_folder(tmp_path_factory, "report-month",
+                                      lambda folder: build_month(synthetic_world, folder)), synthetic_world.national)
+    yield month
+    check_unchanged(month.root)

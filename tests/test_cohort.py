@@ -10,27 +10,25 @@ from jdl.cohort.attrition import BUCKETS, bucket_counts, minimum_criteria
 from jdl.cohort.build import build_cohort, finish_attrition
 from jdl.cohort.measures import COVARIATES
 from jdl.cohort.national import NationalData
-from jdl.synth.world import PROGRAMMES, SynthConfig, synthesise
+from jdl.synth.world import PROGRAMMES
 from jdl.upload.validate import validate_upload
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    world = synthesise(root / "national", root / "uploads", root / "truth" / "programmes.json",
-                       SynthConfig(n_people=50_000))
-    return world, root, NationalData.open(root / "national")
+def world(synthetic_world):
+    """The session's 50,000-person synthetic world (read-only): generated, its folder, its national data."""
+    return synthetic_world.generated, synthetic_world, NationalData.open(synthetic_world.national)
 
 
 @pytest.mark.parametrize("slug", ["gateway-mentoring", "womens-centre", "safe-harbour"])
 def test_links_and_index_events_agree_with_the_truth(world, slug):
     synthetic, root, national = world
     prog = next(p for p in PROGRAMMES if p.slug == slug)
-    upload = next((root / "uploads").glob(f"{slug}.*"))
+    upload = next(root.uploads.glob(f"{slug}.*"))
     result = validate_upload(upload)
     cohort = build_cohort(result.participants, national, prog.setting)
     flow = cohort.flow.set_index("row")
-    truth = pd.read_csv(root / "truth" / "links" / f"{slug}.csv").set_index("row")["person_id"]
+    truth = pd.read_csv(root.truth / "links" / f"{slug}.csv").set_index("row")["person_id"]
     linked = flow["person_id"].notna()
     # no one is linked to the wrong person
     assert (flow.loc[linked, "person_id"].astype(int) == truth[flow.index[linked]]).all()
@@ -56,7 +54,7 @@ def test_links_and_index_events_agree_with_the_truth(world, slug):
 
 def test_pool_and_treated_are_disjoint_and_complete(world):
     _, root, national = world
-    result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
+    result = validate_upload(root.uploads / "gateway-mentoring.xlsx")
     cohort = build_cohort(result.participants, national, "custody")
     data = cohort.data
     treated_people = set(data.loc[data["treated"] == 1, "person_id"])
@@ -95,7 +93,7 @@ def test_matched_estimate_recovers_the_true_effect(world):
     from jdl.stats.plan import match_cohort
 
     synthetic, root, national = world
-    result = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
+    result = validate_upload(root.uploads / "gateway-mentoring.xlsx")
     cohort = build_cohort(result.participants, national, "custody")
     matched, data, flow, plan = match_cohort(cohort)
     counts = bucket_counts(flow["bucket"])

@@ -1,7 +1,11 @@
 """End to end through the real notebooks: a month of demo requests on a small synthetic national
 dataset, executed by papermill (`jdl run`), published by nbconvert (HTML and PDF), summarised in
 the bulletin (`jdl summary`); then every file written under outputs/ is scanned for the personal
-data of the uploads used."""
+data of the uploads used.
+
+The month is the session's shared report month (tests/session_data.py, built once by
+tests/conftest.py): these tests read its requests 2014-01-001 to -003, and scan every output of
+the month, the other requests' too."""
 
 from __future__ import annotations
 
@@ -12,48 +16,28 @@ import subprocess
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.synth.demo import DemoRequest, demo_params
+from jdl.synth.demo import demo_params
 from jdl.run.requests import read_scraps
-from jdl.synth.world import SynthConfig, synthesise
+from personal_data import Scanner, own_vocabulary, personal_values, phrases
+from session_data import HOSTILE_ID, MONTH, case_id, demo_requests
 
 ROOT = Path(__file__).resolve().parents[1]
-MONTH = "2014-01"
-REQUESTS = (
-    DemoRequest(MONTH, 1, "gateway-mentoring", "mentoring", "2013-10-14"),
-    DemoRequest(MONTH, 2, "open-door-arts", "arts", "2013-11-25"),
-    DemoRequest(MONTH, 3, "safe-harbour", "housing", "2013-12-02", status="withdrawn"),
-)
+REQUESTS = demo_requests()
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A project folder with a small national dataset, the demo uploads, one month of params,
+def project(report_month):
+    """The shared report month: a small national dataset, the demo uploads, one month of params,
     and that month run, published and summarised through the command line."""
-    import yaml
-
-    root = tmp_path_factory.mktemp("project")
-    synthesise(root / "data/national", root / "data/uploads", root / "data/truth/programmes.json",
-               SynthConfig(n_people=50_000))
-    for request in REQUESTS:
-        path = root / "params" / MONTH / f"{request.id}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(demo_params(request)))
-    runner = CliRunner()
-    run = runner.invoke(main, ["run", str(root / "params" / MONTH), "--outputs", str(root / "outputs"),
-                               "--national", str(root / "data/national"),
-                               "--notebook", str(ROOT / "notebooks/request_report.ipynb")])
-    summary = runner.invoke(main, ["summary", MONTH, "--params", str(root / "params"),
-                                   "--outputs", str(root / "outputs")])
-    return {"root": root, "run": run, "summary": summary, "out": root / "outputs" / MONTH}
+    return report_month
 
 
 def report(project, number):
-    return project["out"] / f"{MONTH}-{number:03d}"
+    return project.report(f"{MONTH}-{number:03d}")
 
 
 def pdf_text(path: Path) -> str:
@@ -62,15 +46,16 @@ def pdf_text(path: Path) -> str:
 
 
 def test_the_month_ran_and_every_report_was_published(project):
-    assert project["run"].exit_code == 0, project["run"].output
-    assert project["summary"].exit_code == 0, project["summary"].output
+    assert project.run["exit_code"] == 0, project.run["output"]
+    assert project.summary["exit_code"] == 0, project.summary["output"]
     for number in (1, 2):
         folder = report(project, number)
         assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.ipynb", "report.pdf"]
     assert not report(project, 3).exists()                      # withdrawn: listed, not run
-    run = json.loads((project["out"] / "run.json").read_text())
+    run = json.loads((project.out / "run.json").read_text())
     assert [(o["id"], o["status"]) for o in run["outcomes"]] == [
-        ("2014-01-001", "published"), ("2014-01-002", "not processed"), ("2014-01-003", "withdrawn")]
+        ("2014-01-001", "published"), ("2014-01-002", "not processed"), ("2014-01-003", "withdrawn"),
+        (HOSTILE_ID, "published"), *((case_id(number), "published") for number in (1, 2, 3))]
 
 
 def test_scraps_hold_the_numbers_the_package_computes(project):
@@ -82,11 +67,9 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
     from jdl.upload.validate import validate_upload
     from jdl.window import DataWindow
 
-    root = project["root"]
     scraps = read_scraps(report(project, 1) / "report.ipynb").to_dict()
-    national = NationalData.open(root / "data/national")
-    validation = validate_upload(root / "data/uploads/gateway-mentoring.xlsx",
-                                 DataWindow.from_national(root / "data/national"))
+    national = NationalData.open(project.national)
+    validation = validate_upload(project.uploads / "gateway-mentoring.xlsx", DataWindow.from_national(project.national))
     cohort = build_cohort(validation.participants, national, "custody")
     result, data, flow, plan = match_cohort(cohort)
     headline = compare_measures(data, result.weights)[0].comparison
@@ -157,9 +140,9 @@ def test_executed_notebook_keeps_code_and_outputs_for_reviewers(project):
 
 
 def test_the_bulletin_lists_the_month(project):
-    text = " ".join(pdf_text(project["out"] / "summary.pdf").split())
+    text = " ".join(pdf_text(project.out / "summary.pdf").split())
     assert "Justice Data Lab statistics: January 2014" in text
-    assert "has received 3 requests" in text
+    assert "has received 7 requests" in text
     assert "Gateway Mentoring run by Northern Resettlement Trust" in text
     assert "Forest plot" in text
     library = text.find("Evidence library by programme type")
@@ -176,29 +159,13 @@ def test_template_notebooks_are_committed_without_outputs():
                 assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
-def personal_values(root: Path) -> set[str]:
-    """Every name, date of birth (in the forms a report could print), PNC id and prison number in
-    the uploads used, as the strings a leak would contain."""
-    from jdl.upload.validate import validate_upload
+def month_uploads(project) -> list[Path]:
+    """Every upload the month's requests name."""
+    import yaml
 
-    values: set[str] = set()
-    for request in REQUESTS:
-        upload = root / demo_params(request)["upload"]
-        people = validate_upload(upload).participants
-        for column in ("surname", "forename", "pnc_id", "prison_number"):
-            values |= {str(v).strip() for v in people[column].dropna() if len(str(v).strip()) >= 4}
-        values |= {f"{f} {s}" for f, s in zip(people["forename"], people["surname"]) if pd.notna(f) and pd.notna(s)}
-        for born in pd.to_datetime(people["date_of_birth"].dropna()):
-            values |= {born.strftime("%Y-%m-%d"), born.strftime("%d/%m/%Y"), born.strftime("%-d %B %Y")}
-    return values
-
-
-def own_vocabulary() -> str:
-    """The words the project itself writes (package, notebooks): a name that is also one of these
-    words (a surname such as "Young" or "Ward") can appear in a report without coming from an upload."""
-    sources = [*(ROOT / "jdl").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb"),
-               *(ROOT / "jdl" / "templates").rglob("*")]
-    return "\n".join(p.read_text(errors="ignore") for p in sources if p.is_file())
+    uploads = {project.root / yaml.safe_load(path.read_text())["upload"]
+               for path in (project.root / "params" / MONTH).glob("*.yaml")}
+    return sorted(path for path in uploads if path.exists())
 
 
 def output_texts(outputs: Path):
@@ -213,28 +180,30 @@ def output_texts(outputs: Path):
 
 
 def test_no_output_holds_personal_data(project):
-    values = personal_values(project["root"])
+    uploads = month_uploads(project)
+    assert [p.name for p in uploads] == ["gateway-mentoring.xlsx", "ninety.xlsx", "open-door-arts.xlsx",
+                                         "safe-harbour.xlsx", "seventy.xlsx"]
+    values = personal_values(uploads)
     assert len(values) > 1000
-    vocabulary = own_vocabulary()
-    checked = {v for v in values if not re.search(rf"\b{re.escape(v)}\b", vocabulary)}
-    assert len(checked) > 0.8 * len(values)
-    pattern = re.compile("|".join(rf"\b{re.escape(v)}\b" for v in sorted(checked, key=len, reverse=True)))
-    files = list(output_texts(project["root"] / "outputs"))
+    scanner = Scanner(values)
+    checked = Scanner(values - phrases(own_vocabulary(), scanner.longest))
+    assert len(checked.values) > 0.8 * len(values)
+    files = list(output_texts(project.root / "outputs"))
     assert {p.suffix for p, _ in files} >= {".ipynb", ".html", ".pdf", ".json", ".log"}
+    assert len({p.parent.name for p, _ in files if p.name == "report.pdf"}) == 6
     # on failure, say where and how many, never what (the values are personal data)
-    leaks = {str(p.relative_to(project["root"])): len(pattern.findall(text)) for p, text in files
-             if pattern.search(text)}
+    leaks = {str(p.relative_to(project.root)): len(found) for p, text in files if (found := checked.found(text))}
     assert leaks == {}
 
 
-def test_demo_runs_the_whole_pilot(project, tmp_path):
-    """`jdl demo` (the README's main command) on the module's small national data: every month's
+def test_demo_runs_the_whole_pilot(synthetic_world, tmp_path):
+    """`jdl demo` (the README's main command) on the session's small national data: every month's
     reports and bulletin, the request under the minimum criteria and the withdrawn one included."""
     from jdl.synth.demo import DEMO_PILOT, MONTHS
 
-    root = project["root"]
-    result = CliRunner().invoke(main, ["demo", "--national", str(root / "data/national"),
-                                       "--uploads", str(root / "data/uploads"), "--params", str(tmp_path / "params"),
+    root = synthetic_world.root
+    result = CliRunner().invoke(main, ["demo", "--national", str(synthetic_world.national),
+                                       "--uploads", str(synthetic_world.uploads), "--params", str(tmp_path / "params"),
                                        "--outputs", str(tmp_path / "outputs")])
     assert result.exit_code == 0, result.output
     for request in DEMO_PILOT:
@@ -279,14 +248,14 @@ def test_jdl_analyse_gives_the_numbers_the_report_published(project):
     import jdl
     from jdl.run.requests import _json_ready
 
-    root = project["root"]
+    root = project.root
     for number, request in ((1, REQUESTS[0]), (2, REQUESTS[1])):
         params = demo_params(request)
-        analysis = jdl.analyse(root / params["upload"], params["setting"], root / "data/national",
+        analysis = jdl.analyse(root / params["upload"], params["setting"], project.national,
                                request={"request_id": params["id"], "organisation": params["organisation"],
                                         "programme": params["programme"], "programme_type": params["programme_type"],
                                         "date_received": params["date_received"]},
-                               uploads_dir=root / "data/uploads")
+                               uploads_dir=project.uploads)
         published = read_scraps(report(project, number) / "report.ipynb").to_dict()
         computed = {name: (value if value is None or not (isinstance(value, float) and math.isnan(value)) else None)
                     if isinstance(value, float) else json_module.loads(json_module.dumps(_json_ready(value)))
@@ -300,8 +269,7 @@ def test_jdl_analyse_gives_the_numbers_the_report_published(project):
 def test_rematch_gives_a_new_analysis_and_leaves_the_first_unchanged(project):
     import jdl
 
-    root = project["root"]
-    analysis = jdl.analyse(root / "data/uploads/gateway-mentoring.xlsx", "custody", root / "data/national")
+    analysis = jdl.analyse(project.uploads / "gateway-mentoring.xlsx", "custody", project.national)
     before = (analysis.headline, analysis.match.n_comparison_distinct, analysis.scraps().match)
     nearest = analysis.rematch(method="nearest", ratio=2, caliper=0.1)
     assert nearest is not analysis and nearest.match is not analysis.match
@@ -312,5 +280,6 @@ def test_rematch_gives_a_new_analysis_and_leaves_the_first_unchanged(project):
     assert nearest.headline != analysis.headline
     # the summaries hold aggregates only: no name, id or date of birth of the upload
     shown = repr(analysis) + analysis._repr_html_() + repr(nearest) + nearest._repr_html_()
+    values = personal_values(project.root / demo_params(request)["upload"] for request in REQUESTS)
     vocabulary = own_vocabulary()
-    assert not {value for value in personal_values(root) if value in shown and value not in vocabulary}
+    assert not {value for value in values if value in shown and value not in vocabulary}

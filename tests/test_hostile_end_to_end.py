@@ -2,7 +2,10 @@
 programme type are markup, Markdown links, file: URLs and TeX is run by `jdl run` (papermill),
 published (nbconvert HTML and PDF) and summarised in the bulletin (`jdl summary`). Every published
 page is walked with an HTML parser and every PDF read with pdftotext: the names show as written,
-nothing active survives, nothing is loaded, and the same request run twice publishes the same bytes."""
+nothing active survives, nothing is loaded, and the same request run twice publishes the same bytes.
+
+The request is one of the session's shared report month (tests/session_data.py, built once by
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,18 +19,13 @@ import yaml
 from click.testing import CliRunner
 
 from jdl.cli import main
-from jdl.synth.demo import DemoRequest, demo_params
 from jdl.report.publish import CONTENT_SECURITY_POLICY, active_content
 from jdl.run.requests import load_request
 from jdl.run.runner import execute_request
-from jdl.synth.world import SynthConfig, synthesise
+from session_data import HOSTILE_ID, ORGANISATION, PROGRAMME, PROGRAMME_TYPE
 from test_inert import Tags
 
 ROOT = Path(__file__).resolve().parents[1]
-MONTH = "2014-01"
-ORGANISATION = '<iframe src="file:///etc/passwd"></iframe> & <img src=x onerror=alert(1)> Trust'
-PROGRAMME = "[x](javascript:alert(1)) <b onmouseover=alert(1)>bold</b> <script>alert(1)</script> $\\frac{1}{0}$"
-PROGRAMME_TYPE = "<svg onload=alert(1)> *mentoring*"
 NOTEBOOK = ROOT / "notebooks/request_report.ipynb"
 
 
@@ -45,22 +43,10 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    synthesise(root / "data/national", root / "data/uploads", root / "data/truth/programmes.json",
-               SynthConfig(n_people=50_000))
-    params = {**demo_params(DemoRequest(MONTH, 1, "gateway-mentoring", "x", "2013-10-14")),
-              "organisation": ORGANISATION, "programme": PROGRAMME, "programme_type": PROGRAMME_TYPE}
-    path = root / "params" / MONTH / f"{MONTH}-001.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(params, allow_unicode=True))
-    runner = CliRunner()
-    run = runner.invoke(main, ["run", str(root / "params" / MONTH), "--outputs", str(root / "outputs"),
-                               "--national", str(root / "data/national"), "--notebook", str(NOTEBOOK)])
-    summary = runner.invoke(main, ["summary", MONTH, "--params", str(root / "params"),
-                                   "--outputs", str(root / "outputs")])
-    return {"root": root, "run": run, "summary": summary, "params": path,
-            "report": root / "outputs" / MONTH / f"{MONTH}-001", "month": root / "outputs" / MONTH}
+def project(report_month):
+    return {"root": report_month.root, "national": report_month.national, "run": report_month.run,
+            "summary": report_month.summary, "params": report_month.params(HOSTILE_ID),
+            "report": report_month.report(HOSTILE_ID), "month": report_month.out}
 
 
 def published_pages(project) -> list[Path]:
@@ -68,9 +54,10 @@ def published_pages(project) -> list[Path]:
 
 
 def test_the_hostile_request_ran_and_was_published(project):
-    assert project["run"].exit_code == 0, project["run"].output
-    assert project["summary"].exit_code == 0, project["summary"].output
-    assert json.loads((project["month"] / "run.json").read_text())["outcomes"][0]["status"] == "published"
+    assert project["run"]["exit_code"] == 0, project["run"]["output"]
+    assert project["summary"]["exit_code"] == 0, project["summary"]["output"]
+    [outcome] = [o for o in json.loads((project["month"] / "run.json").read_text())["outcomes"] if o["id"] == HOSTILE_ID]
+    assert outcome["status"] == "published"
 
 
 def test_published_pages_show_the_names_as_text_and_hold_nothing_active(project):
@@ -115,8 +102,7 @@ def test_no_warning_traceback_or_server_path_reaches_a_page(project):
 
 def test_the_same_request_run_twice_publishes_the_same_bytes(project, tmp_path):
     request = load_request(project["params"])
-    outcome = execute_request(request, NOTEBOOK, tmp_path / "again", project["root"] / "data/national",
-                              project["root"])
+    outcome = execute_request(request, NOTEBOOK, tmp_path / "again", project["national"], project["root"])
     assert outcome.status == "published", outcome.error
     first, second = project["report"], tmp_path / "again"
     # the same bytes but for the run time the provenance annex states (it must differ between runs)
@@ -129,16 +115,19 @@ def test_the_same_request_run_twice_publishes_the_same_bytes(project, tmp_path):
 
 
 def test_a_params_file_pointing_outside_the_uploads_folder_runs_nothing(project, tmp_path):
-    month = project["root"] / "params" / "2014-02"
+    # a project of its own (the shared month is read-only): the hostile params, with an upload
+    # that is a symlink in the uploads folder to a file outside it
+    month = tmp_path / "params" / "2014-02"
     month.mkdir(parents=True)
-    link = project["root"] / "data/uploads/looks-fine.csv"
+    uploads = tmp_path / "data" / "uploads"
+    uploads.mkdir(parents=True)
+    link = uploads / "looks-fine.csv"
     link.symlink_to("/etc/passwd")
     params = {**yaml.safe_load(project["params"].read_text()), "id": "2014-02-001",
               "upload": "data/uploads/looks-fine.csv"}
     (month / "a.yaml").write_text(yaml.safe_dump(params))
     result = CliRunner().invoke(main, ["run", str(month), "--outputs", str(tmp_path / "outputs"),
-                                       "--national", str(project["root"] / "data/national"),
-                                       "--notebook", str(NOTEBOOK)])
+                                       "--national", str(project["national"]), "--notebook", str(NOTEBOOK)])
     assert result.exit_code == 2
     assert "field 'upload' must name a file inside the uploads folder" in result.output
     assert "root:" not in result.output

@@ -11,105 +11,45 @@ on what its published report prints:
 Every count table of each report (its scrap "published_counts") is audited exactly against counts
 recomputed here through the package, with the markers read as a reader would ("<5": 1 to 4,
 "[c]": 5 or more).
+
+The requests are three of the session's shared report month (tests/session_data.py, built once by
+tests/conftest.py), which builds their uploads from its synthetic national data.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from jdl.cli import main
 from jdl.stats.disclosure import HIDDEN, SUPPRESSED, recoverable_cells
-from jdl.cohort.measures import covariates
 from jdl.cohort.national import NationalData
 from jdl.run.requests import read_scraps
-from jdl.synth.world import SynthConfig, synthesise
-from jdl.upload.template import write_filled_template
-
-from fake_uploads import INTERVENTION
-
-ROOT = Path(__file__).resolve().parents[1]
-MONTH = "2014-02"
-
-
-def _fakes(n: int) -> list[dict]:
-    """People who are in no national data (made-up names, no identifiers): "not found"."""
-    return [{"surname": f"Testname{i}", "forename": "Nobody", "date_of_birth": dt.datetime(1979, 3, 1 + i),
-             "sex": "M", "intervention_start": dt.datetime(2011, 6, 1), "setting": "community"} for i in range(n)]
-
-
-def _rows(people: pd.DataFrame, orders: pd.DataFrame) -> list[dict]:
-    chosen = orders.merge(people, on="person_id")
-    return [{"surname": r.surname, "forename": r.forename, "pnc_id": r.pnc_id,
-             "date_of_birth": dt.datetime.combine(r.date_of_birth, dt.time()), "sex": r.sex,
-             "intervention_start": dt.datetime.combine(r.index_date, dt.time()), "setting": "community"}
-            for r in chosen.itertuples()]
+from session_data import CASES, case_id
 
 
 @pytest.fixture(scope="module")
-def cases(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cases")
-    national_dir = root / "data/national"
-    synthesise(national_dir, root / "data/uploads", root / "data/truth/programmes.json", SynthConfig(n_people=50_000))
-    national = NationalData.open(national_dir)
-    people = pd.read_parquet(national_dir / "people.parquet")
-    events = pd.read_parquet(national_dir / "index_events.parquet")
-    # adults starting a community order in 2011 to mid 2012 with no earlier index event since 2010
-    # (so the order running on the intervention start is this one; later events, which follow
-    # re-offending, are allowed), with every covariate known
-    orders = events[(events["event_type"] == "community order start")
-                    & (events["index_date"] >= dt.date(2011, 1, 1)) & (events["index_date"] <= dt.date(2012, 6, 30))]
-    since = events[events["index_date"] >= dt.date(2010, 1, 1)].groupby("person_id")["index_date"].min()
-    orders = orders[orders["person_id"].map(since) == orders["index_date"]]
-    orders = orders[~orders.duplicated("person_id", keep=False)].set_index("event_id")
-    known = covariates(national, orders.index)
-    known = known[(known["age"] >= 19) & known.notna().all(axis=1)]
-    orders = orders.loc[known.index].sort_index().reset_index()
-    rng = np.random.default_rng(90)
-    ninety = orders.iloc[np.sort(rng.choice(len(orders), 88, replace=False))]
-    never_inside = orders[orders["event_id"].map(known["previous_custodial_sentences"]) == 0]
-    seventy = never_inside.iloc[np.sort(rng.choice(len(never_inside), 68, replace=False))]
-
-    uploads = root / "data/uploads"
-    write_filled_template(uploads / "ninety.xlsx", pd.DataFrame(_rows(people, ninety) + _fakes(2)), INTERVENTION)
-    write_filled_template(uploads / "seventy.xlsx", pd.DataFrame(_rows(people, seventy) + _fakes(2)), INTERVENTION)
-    requests = {
-        1: {"upload": "data/uploads/ninety.xlsx"},
-        2: {"upload": "data/uploads/seventy.xlsx"},
-        3: {"upload": "data/uploads/ninety.xlsx", "options": {"method": "nearest", "ratio": 2, "caliper": 0.1}},
-    }
-    for number, extra in requests.items():
-        path = root / "params" / MONTH / f"{MONTH}-{number:03d}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump({"id": f"{MONTH}-{number:03d}", "organisation": "Crafted Cases Trust",
-                                        "programme": f"Case {number}", "date_received": "2014-02-03",
-                                        "setting": "community", **extra}))
-    run = CliRunner().invoke(main, ["run", str(root / "params" / MONTH), "--outputs", str(root / "outputs"),
-                                    "--national", str(national_dir),
-                                    "--notebook", str(ROOT / "notebooks/request_report.ipynb")])
-    assert run.exit_code == 0, run.output
-    return root
+def cases(report_month):
+    """The crafted requests of the session's shared report month (tests/session_data.py: their
+    uploads, params, and the month run by `jdl run`)."""
+    assert report_month.run["exit_code"] == 0, report_month.run["output"]
+    return report_month
 
 
-def folder(root: Path, number: int) -> Path:
-    return root / "outputs" / MONTH / f"{MONTH}-{number:03d}"
+def folder(month, number: int) -> Path:
+    return month.report(case_id(number))
 
 
-def text_of(root: Path, number: int) -> str:
-    pdf = subprocess.run(["pdftotext", "-layout", str(folder(root, number) / "report.pdf"), "-"], check=True,
+def text_of(month, number: int) -> str:
+    pdf = subprocess.run(["pdftotext", "-layout", str(folder(month, number) / "report.pdf"), "-"], check=True,
                          capture_output=True, text=True).stdout
     return " ".join(pdf.split())
 
 
-def recomputed_counts(root: Path, number: int, options: dict) -> dict[str, pd.Series]:
+def recomputed_counts(month, number: int, options: dict) -> dict[str, pd.Series]:
     """Every count table of request ``number`` recomputed through the package (not from the report)."""
     from jdl.cohort import attrition
     from jdl.stats import subgroups
@@ -119,9 +59,10 @@ def recomputed_counts(root: Path, number: int, options: dict) -> dict[str, pd.Se
     from jdl.upload.validate import validate_upload
     from jdl.window import DataWindow
 
-    upload = {1: "ninety", 2: "seventy", 3: "ninety"}[number]
-    validation = validate_upload(root / f"data/uploads/{upload}.xlsx", DataWindow.from_national(root / "data/national"))
-    cohort = build_cohort(validation.participants, NationalData.open(root / "data/national"), "community")
+    upload, used = CASES[number]
+    assert used == options
+    validation = validate_upload(month.uploads / f"{upload}.xlsx", DataWindow.from_national(month.national))
+    cohort = build_cohort(validation.participants, NationalData.open(month.national), "community")
     result, data, flow, _ = match_cohort(cohort, **options)
     tables = {"attrition": attrition.bucket_counts(flow["bucket"])}
     analysed = data.index[(data["treated"] == 1) & (result.weights > 0)]

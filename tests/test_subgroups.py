@@ -23,16 +23,13 @@ from jdl.stats.disclosure import Publication, protect_counts
 from jdl.cohort.measures import CATEGORICAL_COVARIATES, COVARIATES
 from jdl.cohort.national import NationalData
 from jdl.stats.profile import OTHER, OTHER_LEVELS, group_rare, levels, profile_table
-from jdl.synth.world import SynthConfig, synthesise
 from jdl.upload.validate import validate_upload
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    synthesise(root / "national", root / "uploads", root / "truth" / "programmes.json", SynthConfig(n_people=50_000))
-    validation = validate_upload(root / "uploads" / "gateway-mentoring.xlsx")
-    cohort = build_cohort(validation.participants, NationalData.open(root / "national"), "custody")
+def gateway(synthetic_world):
+    validation = validate_upload(synthetic_world.uploads / "gateway-mentoring.xlsx")
+    cohort = build_cohort(validation.participants, NationalData.open(synthetic_world.national), "custody")
     result, data, flow, plan = match_cohort(cohort)
     attributes = treated_attributes(flow, validation.participants)
     analysed = data.index[(data["treated"] == 1) & (result.weights > 0)]
