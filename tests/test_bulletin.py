@@ -492,6 +492,7 @@ def test_library_forest_plot_one_marker_per_result_and_one_diamond_per_pooled_ty
     assert bulletin.pooled_by_type(library_bulletin([])).empty
 
 
+@pytest.mark.slow
 def test_results_without_a_standard_error_are_listed_not_pooled(tmp_path):
     """Reports made before the standard_error scrap existed glue neither it nor the other new scraps:
     the bulletin still lists their results, pools only those with a standard error and says so."""
@@ -635,6 +636,7 @@ def test_template_is_committed_without_outputs():
     assert 'month = ""' in code[0].source
 
 
+@pytest.mark.slow
 def test_build_summary_end_to_end(project, march):
     notebook_path = bulletin.build_summary("2014-03", project / "params", project / "outputs", publish=False)
     assert notebook_path == (project / "outputs" / "2014-03" / "summary.ipynb").resolve()
@@ -672,6 +674,7 @@ def test_build_summary_end_to_end(project, march):
     assert scraps == {"month": "2014-03", "counts": march.counts, "tally": march.tally}
 
 
+@pytest.mark.slow
 def test_build_summary_publishes_and_never_leaves_a_half_written_file(tmp_path, monkeypatch):
     (tmp_path / "params" / "2014-03").mkdir(parents=True)
     calls = []
@@ -725,6 +728,7 @@ def test_cli_summary(tmp_path, monkeypatch):
     assert "summary.html" not in result.output
 
 
+@pytest.mark.slow
 def test_the_bulletin_prints_only_the_size_its_report_published(tmp_path):
     """One disclosure view: a report whose published treatment-group size differs from its scrap
     n_treated is refused, so the bulletin never prints a count the report did not."""

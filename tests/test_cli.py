@@ -80,6 +80,7 @@ def write_project(root: Path, month: str = "2014-03") -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_jdl_run_takes_a_month_s_name(tmp_path, monkeypatch):
     write_project(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -165,6 +166,7 @@ def noisy_template(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_what_a_kernel_writes_never_reaches_the_terminal(tmp_path):
     write_project(tmp_path)
     template = noisy_template(tmp_path)

@@ -107,6 +107,7 @@ def test_langley_house_trust_is_reproduced():
     assert rounded(result.treated_mean) == 26 and rounded(result.comparison_mean) == 35
 
 
+@pytest.mark.slow
 def test_prisoners_education_trust_is_reproduced():
     # 3,085 treated, 19% vs 26%, a reduction of 5 to 8 percentage points
     found = reproductions(3_085, 19, 26, (-8, -5))

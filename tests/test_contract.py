@@ -219,6 +219,7 @@ def test_glue_gives_scrapbook_plain_json_values(monkeypatch):
 # ---------------------------------------------------------------- read back from executed notebooks
 
 
+@pytest.mark.slow
 def test_published_scraps_round_trip_through_a_notebook(reports):
     subgroups = [{**PUBLISHED["subgroups"][0]}]   # the NaN inside the list was dropped, as JSON has none
     expected = ReportScraps(**{**PUBLISHED, "subgroups": subgroups}, number_needed=math.inf)
@@ -232,6 +233,7 @@ def test_published_scraps_round_trip_through_a_notebook(reports):
     assert read_scraps(reports["published"]) == expected
 
 
+@pytest.mark.slow
 def test_a_letter_round_trips_with_none_for_what_does_not_apply(reports):
     read = ReportScraps.read(reports["letter"])
     assert read == ReportScraps(**LETTER)
@@ -242,6 +244,7 @@ def test_a_letter_round_trips_with_none_for_what_does_not_apply(reports):
     assert (read.status, read.verdict) == (Status.NOT_PROCESSED, Verdict.NOT_PROCESSED)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_reading_broken_scraps_names_the_scrap_never_the_value(reports, name):
     _, scrap, message = BROKEN[name]
@@ -255,11 +258,13 @@ def test_reading_broken_scraps_names_the_scrap_never_the_value(reports, name):
     assert jdl.run.runner.describe_error(refused.value) == f"ScrapError: {message}"
 
 
+@pytest.mark.slow
 def test_the_runner_reads_the_status_and_verdict_of_a_good_report(reports):
     assert jdl.run.runner._read_scraps(reports["published"]) == (Status.PUBLISHED, Verdict.INCONCLUSIVE)
     assert jdl.run.runner._read_scraps(reports["letter"]) == (Status.NOT_PROCESSED, Verdict.NOT_PROCESSED)
 
 
+@pytest.mark.slow
 def test_a_notebook_stopped_by_an_exception_states_no_scraps(reports, tmp_path):
     notebook = nbformat.read(reports["published"], as_version=4)
     notebook.metadata["papermill"] = {"exception": True}
@@ -273,6 +278,7 @@ def test_a_notebook_stopped_by_an_exception_states_no_scraps(reports, tmp_path):
     assert read_report(stopped) == (None, True)   # stopped: not read, so not refused
 
 
+@pytest.mark.slow
 def test_the_bulletin_counts_a_broken_report_as_failed(reports, tmp_path):
     month = tmp_path / "params" / "2014-03"
     month.mkdir(parents=True)

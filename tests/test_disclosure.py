@@ -105,6 +105,7 @@ def test_totals_must_add_up_and_counts_be_whole():
         suppress(pd.DataFrame({"a": [-1, 7]}))
 
 
+@pytest.mark.slow
 def test_random_tables_leave_nothing_recoverable():
     rng = np.random.default_rng(20140301)
     primaries = secondaries = cannot = 0

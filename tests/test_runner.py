@@ -139,6 +139,7 @@ def month(tmp_path_factory):
                            failing=failing, third=third)
 
 
+@pytest.mark.slow
 def test_jdl_run_prints_a_line_per_request_and_exits_1_when_one_failed(month):
     assert month.cli.exit_code == 1, month.cli.output
     lines = month.cli.stdout.splitlines()
@@ -154,6 +155,7 @@ def test_jdl_run_prints_a_line_per_request_and_exits_1_when_one_failed(month):
     assert SECRET not in month.cli.output
 
 
+@pytest.mark.slow
 def test_good_requests_have_their_report_and_scraps(month):
     root = month.root
     one, four = month.first["2014-03-001"], month.first["2014-03-004"]
@@ -172,6 +174,7 @@ def test_good_requests_have_their_report_and_scraps(month):
     assert one.metadata["output_path"] == str(month.month_out / "2014-03-001" / "report.ipynb")
 
 
+@pytest.mark.slow
 def test_failed_request_is_recorded_without_personal_data(month):
     [record] = [r for r in month.first_json["outcomes"] if r["id"] == "2014-03-002"]
     assert record == {"id": "2014-03-002", "status": FAILED, "verdict": None,
@@ -193,6 +196,7 @@ def test_failed_request_is_recorded_without_personal_data(month):
     assert kept.metadata.papermill.output_path == str(failed_path)
 
 
+@pytest.mark.slow
 def test_withdrawn_request_is_listed_not_executed(month):
     assert "2014-03-003" not in month.first
     [record] = [r for r in month.first_json["outcomes"] if r["id"] == "2014-03-003"]
@@ -200,6 +204,7 @@ def test_withdrawn_request_is_listed_not_executed(month):
                       "notebook": None, "html": None, "pdf": None}
 
 
+@pytest.mark.slow
 def test_run_json_and_log_list_every_outcome(month):
     data = month.first_json
     assert data["month"] == "2014-03"
@@ -218,6 +223,7 @@ def test_run_json_and_log_list_every_outcome(month):
     assert log[1][3].startswith("PapermillExecutionError: ValueError") and len(log[0]) == 3
 
 
+@pytest.mark.slow
 def test_rerun_gives_the_same_scraps_and_parameters(month):
     assert [(o.id, o.status, o.verdict) for o in month.rerun.outcomes] == [
         (r["id"], r["status"], r["verdict"]) for r in month.first_json["outcomes"]]
@@ -231,6 +237,7 @@ def test_rerun_gives_the_same_scraps_and_parameters(month):
     assert read.month == "2014-03" and read.outputs_dir == month.root / "outputs"
 
 
+@pytest.mark.slow
 def test_a_failing_rerun_leaves_the_earlier_good_report_untouched(month):
     [outcome] = [o for o in month.failing.outcomes if o.id == "2014-03-001"]
     assert outcome.failed and outcome.error.startswith("PapermillExecutionError: ValueError")
@@ -241,6 +248,7 @@ def test_a_failing_rerun_leaves_the_earlier_good_report_untouched(month):
     assert [o.status for o in month.failing.outcomes][2:] == [WITHDRAWN, NOT_PROCESSED]
 
 
+@pytest.mark.slow
 def test_time_limit_fails_a_slow_request_and_the_others_carry_on(tmp_path):
     month_dir = write_month(tmp_path, "2014-04", {
         "good": {},
@@ -265,6 +273,7 @@ def test_time_limit_fails_a_slow_request_and_the_others_carry_on(tmp_path):
     assert elapsed < 60
 
 
+@pytest.mark.slow
 def test_kernel_start_failure_is_retried_once(tmp_path, monkeypatch):
     month_dir = write_month(tmp_path, "2014-05", {
         "start-fails-once": {},
@@ -307,6 +316,7 @@ def test_kernel_start_failure_is_retried_once(tmp_path, monkeypatch):
     assert [p for p in run.month_dir.rglob(".*")] == []
 
 
+@pytest.mark.slow
 def test_published_paths_are_recorded(tmp_path, monkeypatch):
     month_dir = write_month(tmp_path, "2014-06", {"good": {}, "export-fails": {}})
     published = []
@@ -341,6 +351,7 @@ def test_published_paths_are_recorded(tmp_path, monkeypatch):
     assert records["export-fails"]["html"] is None
 
 
+@pytest.mark.slow
 def test_a_dask_client_is_used_as_the_executor(tmp_path):
     distributed = pytest.importorskip("distributed")
     month_dir = write_month(tmp_path, "2014-07", {"first": {}, "second": {"options": {"verdict": "significant increase"}}})

@@ -177,6 +177,7 @@ def cleanup():
 # ---------------------------------------------------------------- process lifecycle
 
 
+@pytest.mark.slow
 def test_kill_9_ends_workers_and_kernels_and_nothing_more_is_published(sleepy_project, cleanup, capsys):
     project = sleepy_project
     process = start_run(project)
@@ -208,6 +209,7 @@ def test_kill_9_ends_workers_and_kernels_and_nothing_more_is_published(sleepy_pr
     assert hidden_files(project / "outputs") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_sigterm_or_ctrl_c_stops_the_run_and_records_what_was_not_run(sleepy_project, cleanup, signal_name, capsys):
     project = sleepy_project
@@ -242,6 +244,7 @@ def test_sigterm_or_ctrl_c_stops_the_run_and_records_what_was_not_run(sleepy_pro
     assert hidden_files(project / "outputs") == []  # no temporary file, the lock released and removed
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_same_month_is_refused(sleepy_project, cleanup):
     project = sleepy_project
     first = start_run(project, "--no-publish")
@@ -290,6 +293,7 @@ def test_month_lock_refuses_a_second_holder_and_recognises_a_stale_lock(tmp_path
 # ---------------------------------------------------------------- write failures
 
 
+@pytest.mark.slow
 def test_write_failures_fail_their_request_with_a_clear_error_and_leave_no_partial_file(tmp_path, monkeypatch):
     month_dir = write_month(tmp_path, "2014-05", {
         "good": {},
@@ -373,6 +377,7 @@ def request_files_of(month_out: Path) -> dict[str, list[str]]:
             for folder in sorted(month_out.iterdir()) if folder.is_dir()}
 
 
+@pytest.mark.slow
 def test_run_json_that_cannot_be_written_is_a_clear_message_not_a_traceback(tmp_path, monkeypatch):
     month_dir = write_month(tmp_path, "2014-06", {"good": {}})
     real_write = runner.write_text_atomically
@@ -399,6 +404,7 @@ def test_run_json_that_cannot_be_written_is_a_clear_message_not_a_traceback(tmp_
     assert raised.value.run.record_error == NO_SPACE and raised.value.run.outcomes[0].status == PUBLISHED
 
 
+@pytest.mark.slow
 def test_a_real_full_disk(tmp_path, tiny_tmpfs):
     write_month(tmp_path, "2014-07", {"big-1": {}, "big-2": {}})
     template = write_template(tmp_path / "big.ipynb", 'print("x" * 40_000)', 'print("y" * 40_000)')
@@ -430,6 +436,7 @@ def test_a_real_full_disk(tmp_path, tiny_tmpfs):
 # ---------------------------------------------------------------- permissions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mask", [0o022, 0o077])
 def test_modes_follow_the_umask_and_personal_data_is_owner_only(tmp_path, monkeypatch, mask):
     month_dir = write_month(tmp_path, "2014-08", {"good": {}, "bad": {"options": {"fail": True}}})

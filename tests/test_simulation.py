@@ -14,12 +14,14 @@ def study():
     return coverage_study(n_requests=1000, seed=20140313)
 
 
+@pytest.mark.slow
 def test_the_simulation_is_confounded(study):
     # the unmatched comparison is biased by about 8 points: matching has real work to do
     assert study.naive_bias > 0.05
     assert study.naive_bias / study.mean_se > 1.5
 
 
+@pytest.mark.slow
 def test_intervals_cover_the_true_effect(study):
     assert 0.90 <= study.coverage <= 0.99
     by_effect = study.coverage_by_effect
@@ -27,6 +29,7 @@ def test_intervals_cover_the_true_effect(study):
     assert (by_effect >= 0.88).all()
 
 
+@pytest.mark.slow
 def test_mean_estimate_is_within_a_fifth_of_a_standard_error(study):
     assert abs(study.bias_in_se) < 0.2
     assert len(study.requests) == 1000
