@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.patches import FancyBboxPatch
 
 from jdl.report import figures, text as report
 from jdl.stats import profile
@@ -167,18 +166,6 @@ def test_rate_chart_draws_both_groups_with_intervals():
     assert [t.get_text() for t in ax.texts] == ["26%", "35%"]
     lines = ax.collections[0].get_segments()
     assert [(round(s[0][1], 6), round(s[1][1], 6)) for s in lines] == [(21.0, 31.0), (34.0, 36.0)]
-
-
-def test_attrition_figure_prints_the_published_strings_and_draws_no_bars():
-    shown = pd.Series({"duplicate row": "<5", "not found": "<5", "no comparison match": "0", "analysed": "112"})
-    fig = figures.attrition_figure(shown, "118")
-    texts = [t.get_text() for t in fig.axes[0].texts if t.get_text()]   # arrows are empty annotations
-    assert texts == ["People submitted: 118", "Duplicate row: <5", "Not found: <5", "No comparison match: 0",
-                     "People analysed: 112"]
-    boxes = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]
-    assert len(boxes) == 5
-    # every box is the same size whatever its count: no length encodes a suppressed value
-    assert len({(round(b.get_width(), 6), round(b.get_height(), 6)) for b in boxes[1:-1]}) == 1
 
 
 def test_number_needed_sentence_infinite():

@@ -1,7 +1,10 @@
-"""Report figures that are not balance diagnostics: the two groups' rates with their intervals
-and the attrition flow. Each returns a matplotlib Figure (not shown, not kept by pyplot).
+"""Report figures that are not balance diagnostics, in the Justice Data Lab's manner: "For 100
+typical people" (person icons for the rate), the frequency and the time to the first re-offence
+on labelled scales, the cumulative re-offending curve with its band, the two groups' rates as
+bars, and the attrition as a chevron flow. Each returns a matplotlib Figure (not shown, not kept
+by pyplot), about 180 mm wide with text of at least 8 pt at that size, titled in words.
 
-The attrition flow is drawn as boxes of text, never as bars: a bar's length would give away a
+The attrition flow is drawn as chevrons of text, never as bars: a bar's length would give away a
 count that disclosure control shows as "<5".
 """
 
@@ -10,7 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import PathPatch, Polygon
+from matplotlib.path import Path
+
+from jdl import words
+from jdl.words import plot_text
 
 TREATMENT_COLOUR = "#1d70b8"
 COMPARISON_COLOUR = "#b1b4b6"
@@ -43,38 +50,180 @@ def rate_chart(comparison, title: str = "One-year proven re-offending rate") -> 
     return fig
 
 
+# ---------------------------------------------------------------- "For 100 typical people"
+
+EMPTY_FACE = "#ffffff"
+EMPTY_EDGE = "#6f777b"
+NOTE_COLOUR = "#505a5f"
+
+
+def _per_100(x) -> str:
+    """``x`` (a proportion, or a frequency per person) per 100 people, rounded half up to a whole
+    number as :func:`jdl.words.per_100_sentence` rounds it ("26")."""
+    return words.points(x)      # points is the same rounding: x times 100, half up, whole
+
+
+def person_path(x: float, y: float, size: float = 1.0) -> Path:
+    """A person icon, centred on (``x``, ``y``) in a cell ``size`` wide: a round head over a
+    body with rounded shoulders, one compound path (so one patch per person)."""
+    s = size
+    head = Path.circle((x, y + 0.24 * s), 0.13 * s)
+    body = Path([(x - 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.02 * s), (x - 0.26 * s, y + 0.08 * s),
+                 (x - 0.16 * s, y + 0.08 * s), (x + 0.16 * s, y + 0.08 * s), (x + 0.26 * s, y + 0.08 * s),
+                 (x + 0.26 * s, y - 0.02 * s), (x + 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.42 * s)],
+                [Path.MOVETO, Path.LINETO, Path.CURVE3, Path.CURVE3, Path.LINETO, Path.CURVE3, Path.CURVE3,
+                 Path.LINETO, Path.CLOSEPOLY])
+    return Path.make_compound_path(head, body)
+
+
+def per_100_figure(comparison) -> Figure:
+    """"For 100 typical people": 100 person icons for each group (10 by 10, the treatment group
+    beside the comparison group), as many filled as re-offended per 100 people (the group's
+    rate times 100, rounded as in :func:`jdl.words.per_100_sentence`), the 95% interval written
+    under each grid. ``comparison``: the headline rate's :class:`jdl.stats.compare.Comparison`.
+    Icons fill row by row from the top left; each icon is one PathPatch."""
+    fig = Figure(figsize=(7.0, 4.6))
+    ax = fig.subplots()
+    groups = (("Treatment group", "people who received the service", comparison.treated_mean,
+               comparison.treated_lower, comparison.treated_upper, TREATMENT_COLOUR),
+              ("Comparison group", "similar people who did not", comparison.comparison_mean,
+               comparison.comparison_lower, comparison.comparison_upper, COMPARISON_COLOUR))
+    for left, (name, who, rate, lower, upper, colour) in zip((0, 12), groups):
+        filled = int(_per_100(rate))
+        for k in range(100):
+            row, col = divmod(k, 10)
+            on = k < filled
+            ax.add_patch(PathPatch(person_path(left + col + 0.5, 9.5 - row), facecolor=colour if on else EMPTY_FACE,
+                                   edgecolor="#0b0c0c" if on else EMPTY_EDGE, linewidth=0.5))
+        ax.text(left + 5, 10.15, f"{name}: {filled} in 100\n{who}", ha="center", va="bottom", fontsize=10)
+        ax.text(left + 5, -0.25, f"95% interval: {_per_100(lower)} to {_per_100(upper)} in 100", ha="center",
+                va="top", fontsize=9.5, color=NOTE_COLOUR)
+    ax.text(0, -1.35, "Filled figures: people with a proven re-offence within a year (rounded to whole people)",
+            ha="left", va="top", fontsize=8.5, color=NOTE_COLOUR)
+    ax.set_xlim(-0.2, 22.2)
+    ax.set_ylim(-2.1, 11.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("For 100 typical people: how many had a proven re-offence within a year", fontsize=11)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+# ---------------------------------------------------------------- frequency and time
+
+
+def _dot_interval(title: str, axis_label: str, comparison, formatter, scale: float = 1.0) -> Figure:
+    """Both groups of ``comparison`` on one labelled horizontal scale (values times ``scale``): a
+    dot at each group's value and a line over its 95% interval, the value and interval as
+    ``formatter`` prints them (from the unscaled values) beside the group's name."""
+    raw = (comparison.treated_mean, comparison.treated_lower, comparison.treated_upper,
+           comparison.comparison_mean, comparison.comparison_lower, comparison.comparison_upper)
+    t, tl, tu, c, cl, cu = (float(v) * scale for v in raw)
+    rt, rtl, rtu, rc, rcl, rcu = (formatter(v) for v in raw)
+    fig = Figure(figsize=(7.0, 2.4), layout="constrained")
+    ax = fig.subplots()
+    rows = ((1, "Treatment group", t, tl, tu, TREATMENT_COLOUR), (0, "Comparison group", c, cl, cu, COMPARISON_COLOUR))
+    for y, name, mean, lower, upper, colour in rows:
+        ax.plot([lower, upper], [y, y], color=colour, linewidth=5, solid_capstyle="butt", alpha=0.9)
+        ax.plot([mean], [y], marker="o", markersize=9, color="#0b0c0c" if colour == COMPARISON_COLOUR else colour,
+                markeredgecolor="white", linestyle="none")
+    top = max(tu, cu)
+    ax.set_xlim(min(0.0, tl, cl), top * 1.08 if top > 0 else 1)
+    ax.set_ylim(-0.6, 1.6)
+    ax.set_yticks([1, 0], [f"Treatment group: {rt}\n(95% interval {rtl} to {rtu})",
+                           f"Comparison group: {rc}\n(95% interval {rcl} to {rcu})"], fontsize=9.5)
+    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="x", labelsize=9)
+    ax.set_xlabel(axis_label, fontsize=9.5)
+    ax.grid(axis="x", color="#dee0e2", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    fig.suptitle(title, fontsize=10.5)
+    return fig
+
+
+def frequency_figure(comparison) -> Figure:
+    """Proven re-offences per 100 people in each group with its 95% interval (``comparison``:
+    the frequency measure's :class:`jdl.stats.compare.Comparison`, re-offences per person),
+    rounded to whole re-offences as :func:`jdl.words.per_100_frequency_sentence` rounds them."""
+    return _dot_interval("Proven re-offences within a year for every 100 people",
+                         "Proven re-offences per 100 people", comparison, _per_100, scale=100)
+
+
+def time_figure(comparison) -> Figure:
+    """Average days to the first proven re-offence among the re-offenders of each group with its
+    95% interval (``comparison``: the days measure's :class:`jdl.stats.compare.Comparison`)."""
+    return _dot_interval("Average days to the first proven re-offence, among people who re-offended",
+                         "Days from the index date to the first proven re-offence", comparison, words.days)
+
+
+# ---------------------------------------------------------------- cumulative re-offending
+
+
+def cumulative_figure(shown: pd.DataFrame, days: int = 365) -> Figure:
+    """The share of each group with a proven re-offence within ``d`` days of the index date, as
+    steps over the days with its 95% band (``shown``: :func:`jdl.stats.curves.curve_shown`, indexed
+    by day, shares as proportions). The curves start on the first day shown (disclosure: no day
+    where either group has fewer than 5 people who re-offended); a note says from which day."""
+    fig = Figure(figsize=(7.0, 3.8), layout="constrained")
+    ax = fig.subplots()
+    x = shown.index.to_numpy()
+    for group, name, colour in (("comparison", "Comparison group (weighted)", COMPARISON_COLOUR),
+                                ("treated", "Treatment group", TREATMENT_COLOUR)):
+        ax.fill_between(x, shown[f"{group}_lower"] * 100, shown[f"{group}_upper"] * 100, step="post",
+                        color=colour, alpha=0.25, linewidth=0)
+        ax.step(x, shown[group] * 100, where="post", color="#505a5f" if group == "comparison" else colour,
+                linewidth=1.8, label=name)
+    ax.set_xlim(0, days)
+    ax.set_xticks([0, 30, 90, 180, 270, 365])
+    ax.set_ylim(0, min(100.0, float(max(shown["treated_upper"].max(), shown["comparison_upper"].max())) * 100 * 1.1))
+    ax.set_xlabel("Days after the index date", fontsize=9.5)
+    ax.set_ylabel("Proven re-offence so far (%)", fontsize=9.5)
+    ax.tick_params(labelsize=9)
+    ax.grid(color="#dee0e2", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.set_title("Share of each group with a proven re-offence, by days after the index date", fontsize=10.5)
+    fig.supxlabel(f"Shaded: 95% confidence intervals. The curves start on day {int(x[0])}, the first day on "
+                  "which\neach group has at least 5 people who re-offended (fewer are not published).",
+                  fontsize=8.5, color=NOTE_COLOUR, x=0.01, ha="left")
+    return fig
+
+
 def attrition_figure(shown: pd.Series, submitted: str) -> Figure:
-    """The attrition flow as a column of boxes: the people submitted at the top, then each
-    attrition step with the number who left there, ending with the people analysed.
+    """The attrition flow as chevrons from top to bottom: the people submitted, then one chevron
+    per attrition step with the number who left there, ending with the people analysed.
 
     ``shown``: the published (disclosure-controlled) counts as strings, indexed by bucket in the
     methodology's order with "analysed" last (as from :func:`jdl.stats.disclosure.suppress_series`
-    without its total); ``submitted``: the published total. Steps where nobody left ("0") are
-    drawn smaller, in grey."""
+    without its total); ``submitted``: the published total. Every count is drawn as the text
+    given ("<5", "[c]"), and every chevron has the same size whatever its count. Steps where
+    nobody left ("0") are drawn in grey."""
     steps = [(bucket, text) for bucket, text in shown.items() if bucket != "analysed"]
     analysed = shown.get("analysed", "0")
-    height = 1.1 + 0.55 * (len(steps) + 2)
-    fig = Figure(figsize=(7, height))
+    rows = [(f"People submitted: {plot_text(submitted)}", "#d2e2f1", "bold", "black")]
+    for bucket, text in steps:
+        nobody = str(text) == "0"
+        label = plot_text(f"{str(bucket)[:1].upper()}{str(bucket)[1:]}: {text}")
+        rows.append((label, "#f3f2f1" if nobody else "#fbe5d6", "normal", "#6f777b" if nobody else "black"))
+    rows.append((f"People analysed: {plot_text(analysed)}", "#cce2d8", "bold", "black"))
+    step, depth, half = 1.0, 0.34, 3.6        # height of a row, depth of the point, half the width
+    fig = Figure(figsize=(6.5, 0.75 + 0.36 * len(rows)))
     ax = fig.subplots()
-    ax.set_xlim(0, 10)
-    ax.set_ylim(-(len(steps) + 1.6), 0.8)
+    ax.set_xlim(-5, 5)
+    ax.set_ylim(-(len(rows) - 1) * step - 0.6, 0.6 + depth)
     ax.axis("off")
-
-    def box(x, y, width, text, face, weight="normal", colour="black"):
-        ax.add_patch(FancyBboxPatch((x, y - 0.3), width, 0.6, boxstyle="round,pad=0.04", facecolor=face,
-                                    edgecolor="#505a5f", linewidth=0.8))
-        ax.text(x + width / 2, y, text, ha="center", va="center", fontsize=9.5, fontweight=weight, color=colour)
-
-    box(0.2, 0, 4.2, f"People submitted: {submitted}", "#d2e2f1", weight="bold")
-    ax.annotate("", xy=(2.3, -(len(steps) + 0.7)), xytext=(2.3, -0.32),
-                arrowprops={"arrowstyle": "-|>", "color": "#505a5f", "linewidth": 1.2})
-    for i, (bucket, text) in enumerate(steps, start=1):
-        nobody = text == "0"
-        ax.annotate("", xy=(5.0, -i), xytext=(2.3, -i),
-                    arrowprops={"arrowstyle": "-|>", "color": "#b1b4b6" if nobody else "#505a5f"})
-        box(5.0, -i, 4.8, f"{bucket[0].upper()}{bucket[1:]}: {text}", "#f3f2f1" if nobody else "#fbe5d6",
-            colour="#6f777b" if nobody else "black")
-    box(0.2, -(len(steps) + 1), 4.2, f"People analysed: {analysed}", "#cce2d8", weight="bold")
-    ax.set_title("How the people submitted reached the analysis", fontsize=11)
+    for i, (text, face, weight, colour) in enumerate(rows):
+        top, bottom = -i * step + 0.5, -i * step - 0.5 + 0.06
+        # a chevron pointing down: notched at the top (but the first), pointed at the bottom
+        notch = 0.0 if i == 0 else depth
+        ax.add_patch(Polygon([(-half, top), (0, top - notch), (half, top), (half, bottom),
+                              (0, bottom - depth), (-half, bottom)], closed=True, facecolor=face,
+                             edgecolor="#505a5f", linewidth=0.8, joinstyle="miter"))
+        ax.text(0, (top + bottom) / 2 - depth / 3, text, ha="center", va="center", fontsize=9.5,
+                fontweight=weight, color=colour)
+    ax.set_title("How the people submitted reached the analysis (people leaving at each step)",
+                 fontsize=10)
     fig.tight_layout()
     return fig
