@@ -55,8 +55,8 @@ def test_a_request_not_processed_gets_the_letter_and_nothing_statistical():
     assert "In this request 40 of the 48 people submitted could be analysed. At that rate, about 60 people" in letter
     assert "from 40% to 35% (a reduction of 5 percentage points) with 80% power" in letter  # the pool's rate
     assert "about 1,471 people would be needed in the treatment group" in letter
-    for name in ("can_say", "per_100", "measures", "profile", "sub_analyses", "match_quality",
-                 "propensity_model", "sensitivity"):
+    for name in ("can_say", "per_100", "reoffending_over_time", "measures", "profile", "sub_analyses",
+                 "match_quality", "propensity_model", "sensitivity"):
         assert report.parts(name) == []
 
 
@@ -104,3 +104,57 @@ def test_template_notes_are_left_out_of_the_published_page():
                                    new_markdown_cell("Text for readers")])
     page, _ = ReportHTMLExporter().from_notebook_node(notebook)
     assert "Text for readers" in page and "A note for reviewers only" not in page
+
+
+def _measures(time_gated: bool):
+    from jdl.cohort.measures import MEASURES
+    from jdl.stats.compare import Comparison, MeasureComparison
+
+    values = {"reoffended": (0.28, 0.25, 0.31, 0.32, 0.31, 0.34), "reoffences": (0.71, 0.6, 0.82, 0.9, 0.85, 0.95),
+              "days_to_first": (151.0, 140.0, 162.0, 161.0, 155.0, 166.0)}
+    results = []
+    for measure in MEASURES:
+        v = values.get(measure.column)
+        gated = v is None or (time_gated and measure.column == "days_to_first")
+        comparison = None if gated else Comparison(*v, v[0] - v[3], -0.5, 0.5, 0.5, False, 900, 3000.0, 800.0, 0.05)
+        results.append(MeasureComparison(measure, comparison, not gated, "not reported: too few people" if gated
+                                         else None))
+    return results
+
+
+@pytest.mark.parametrize("time_gated", [False, True])
+def test_per_100_draws_the_people_frequency_and_time_figures_but_not_a_gated_measure(time_gated):
+    from matplotlib.figure import Figure
+
+    measures = _measures(time_gated)
+    analysis = SimpleNamespace(headline=measures[0].comparison, measures=measures, number_needed=None)
+    parts = sections.per_100(analysis)
+    figures = [p for p in parts if isinstance(p, Figure)]
+    titles = [f.axes[0].get_title() or f._suptitle.get_text() for f in figures]
+    assert titles == ["For 100 typical people: how many had a proven re-offence within a year",
+                      "Proven re-offences within a year for every 100 people",
+                      "Average days to the first proven re-offence, among people who re-offended"][:3 - time_gated]
+    markdown = [p.data for p in parts if not isinstance(p, Figure)]
+    assert markdown[0].startswith("## Measurements per 100 people\n\nFor every 100 people who received the "
+                                  "service, 28 committed")
+    assert "71 proven re-offences were committed" in markdown[0]
+    assert markdown[1].startswith("## What the intervals tell us")
+    assert ("The average number of days to the first proven re-offence" in markdown[1]) is not time_gated
+
+
+def test_reoffending_over_time_draws_the_curve_or_says_why_not():
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    data = pd.DataFrame({"treated": [1] * 32 + [0] * 25,
+                         "days_to_first": pd.Series(list(range(12)) + [None] * 20 + [3] * 5 + [None] * 20,
+                                                    dtype=float)})
+    analysis = SimpleNamespace(data=data, match=SimpleNamespace(weights=pd.Series([1.0] * 57)))
+    heading, figure = sections.reoffending_over_time(analysis)
+    assert heading.data.startswith("## Re-offending over the year\n\nThe share of each group")
+    assert isinstance(figure, Figure) and figure.axes[0].get_lines()[1].get_xdata()[0] == 5
+    # four comparison people re-offend: no day may be drawn
+    analysis.match.weights.iloc[-21] = 0.0
+    [why] = sections.reoffending_over_time(analysis)
+    assert why.data == ("## Re-offending over the year\n\nThe re-offending curve is not shown: in one of the "
+                        "groups too few people re-offended, or too few did not, for it to be published.")

@@ -27,6 +27,7 @@ from jdl.report import text as report
 from jdl.report.provenance import provenance_markdown
 from jdl.stats import disclosure, subgroups
 from jdl.stats.balance import love_plot, overlap_plot
+from jdl.stats.curves import cumulative_reoffending, curve_shown
 from jdl.stats.power import people_needed, power_sentence
 from jdl.stats.profile import PROFILE_TABLES, age_summary
 
@@ -77,10 +78,19 @@ def can_say(analysis) -> list:
 
 
 def per_100(analysis) -> list:
+    """The rate and frequency per 100 people in words and figures ("For 100 typical people", the
+    frequency and the time to the first re-offence, each with its interval; a gated measure is
+    neither said nor drawn), and what the intervals tell us."""
     headline = analysis.headline
-    frequency = analysis.measures[1].comparison
-    lines = [words.per_100_sentence(headline.treated_mean, headline.comparison_mean),
-             words.per_100_frequency_sentence(frequency.treated_mean, frequency.comparison_mean)]
+    frequency, time = analysis.measures[1].comparison, analysis.measures[2].comparison
+    lines = [words.per_100_sentence(headline.treated_mean, headline.comparison_mean)]
+    if frequency is not None:
+        lines.append(words.per_100_frequency_sentence(frequency.treated_mean, frequency.comparison_mean))
+    shown = [figures.per_100_figure(headline)]
+    if frequency is not None:
+        shown.append(figures.frequency_figure(frequency))
+    if time is not None:
+        shown.append(figures.time_figure(time))
     intervals = [words.interval_sentence(r.measure, r.comparison) for r in analysis.measures if r.reported]
     if analysis.number_needed is not None:
         intervals.append(words.number_needed_sentence(analysis.number_needed))
@@ -88,9 +98,22 @@ def per_100(analysis) -> list:
         intervals.append(power_sentence(
             headline.comparison_mean, PLANNING_REDUCTION,
             people_needed(headline.comparison_mean, PLANNING_REDUCTION, ratio=ratio), ratio=round(ratio, 1)))
-    return [_markdown("## Measurements per 100 people\n\n" + "\n\n".join(lines)),
-            _markdown("## What the intervals tell us\n\n" + "\n\n".join(f"- {s}" for s in intervals)),
-            figures.rate_chart(headline)]
+    return [_markdown("## Measurements per 100 people\n\n" + "\n\n".join(lines)), *shown,
+            _markdown("## What the intervals tell us\n\n" + "\n\n".join(f"- {s}" for s in intervals))]
+
+
+def reoffending_over_time(analysis) -> list:
+    """The cumulative re-offending curve of both groups over the 365 days after the index date
+    with its 95% band (:mod:`jdl.stats.curves`), or why it is not shown (disclosure: the rate's
+    gate, and no day where either group has fewer than 5 people who re-offended)."""
+    shown = curve_shown(cumulative_reoffending(analysis.data, analysis.match.weights))
+    heading = "## Re-offending over the year\n\n"
+    if shown is None:
+        return [_markdown(heading + "The re-offending curve is not shown: in one of the groups too few people "
+                          "re-offended, or too few did not, for it to be published.")]
+    return [_markdown(heading + "The share of each group with a proven re-offence, day by day over the year "
+                      "after the index date; on day 365 it is the one-year proven re-offending rate."),
+            figures.cumulative_figure(shown)]
 
 
 def attrition(analysis) -> list:
@@ -190,7 +213,8 @@ Section = Callable[[object], list]
 
 # The sections of a processed request, in the report's order.
 PROCESSED: dict[str, Section] = {
-    "title": title, "summary": summary, "can_say": can_say, "per_100": per_100, "attrition": attrition,
+    "title": title, "summary": summary, "can_say": can_say, "per_100": per_100,
+    "reoffending_over_time": reoffending_over_time, "attrition": attrition,
     "measures": measures, "profile": profile, "sub_analyses": sub_analyses, "match_quality": match_quality,
     "propensity_model": propensity_model, "sensitivity": sensitivity, "method_notes": method_notes,
     "provenance": provenance,
