@@ -19,14 +19,11 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Integral
 
-import pandas as pd
-
 from jdl.contract import HEADLINE_VERDICTS, Verdict
 
 CAN_SAY_HEADING = "What you can say"
 CANNOT_SAY_HEADING = "What you cannot say"
 ROUNDING_NOTE = "Figures may not add up to the total because of rounding."
-NOT_REPORTED = "not reported: too few people"
 # The verdicts of a processed request (:data:`jdl.contract.HEADLINE_VERDICTS`, str enum members).
 VERDICTS = HEADLINE_VERDICTS
 
@@ -106,6 +103,13 @@ def days(x) -> str:
     return _fmt(x, 0)
 
 
+def decimal(x, places: int) -> str:
+    """``x`` rounded half up to ``places`` decimals with thousands separators and no sign on zero
+    (for table figures with no unit of their own: a mean, a standardised difference, a variance
+    ratio, a coefficient): decimal(-0.004, 2) -> "0.00", decimal(1239.795, 1) -> "1,239.8"."""
+    return _fmt(x, places)
+
+
 def p_value(p) -> str:
     """A p-value ``p`` (a probability) to two decimals: 0.0449 -> "0.04", 1.0 -> "1.00".
 
@@ -128,6 +132,12 @@ def _kind(measure) -> str:
     if measure.kind not in _VALUE:
         raise ValueError(f"unknown measure kind {measure.kind!r}")
     return measure.kind
+
+
+def difference_formatter(measure):
+    """How a difference of ``measure`` is printed, number only: :func:`points` for a rate,
+    :func:`frequency` for a frequency, :func:`days` for days."""
+    return _DIFFERENCE[_kind(measure)]
 
 
 def value(measure, x) -> str:
@@ -334,29 +344,3 @@ def rounding_note(parts, total, formatter=count) -> str | None:
     them with (:func:`count`, :func:`percent`, :func:`points`, :func:`frequency` or :func:`days`)."""
     rounded_sum = sum((_printed(formatter(part)) for part in parts), Decimal(0))
     return None if rounded_sum == _printed(formatter(total)) else ROUNDING_NOTE
-
-
-TABLE_COLUMNS = ("Measure", "Treatment group", "Comparison group", "Difference", "95% interval", "p-value",
-                 "Significant", "Treatment size", "Comparison size (effective)", "Note")
-
-
-def _row(result) -> list[str]:
-    measure, c = result.measure, result.comparison
-    if not result.reported:
-        return [measure.label, NOT_REPORTED, *[""] * 7, result.reason or ""]
-    fmt = _DIFFERENCE[_kind(measure)]
-    return [measure.label, value(measure, c.treated_mean), value(measure, c.comparison_mean),
-            fmt(c.difference), interval(c.lower, c.upper, fmt), p_value(c.p_value),
-            "Yes" if c.significant else "No", count(c.n_treated), count(c.n_comparison), ""]
-
-
-def measure_table(results) -> pd.DataFrame:
-    """The table of all measures from the list of :class:`jdl.stats.compare.MeasureComparison` that
-    :func:`jdl.stats.compare.compare_measures` returns: a DataFrame of strings with :data:`TABLE_COLUMNS`,
-    one row per measure, values in the measure's units (rates in whole per cent, differences and
-    intervals of rates in whole percentage points, as numbers without the unit, frequencies to two
-    decimals, days whole), p-values to two decimals, "Yes"/"No" for significance and sizes with
-    separators (the comparison's effective size rounded). A gated measure shows "not reported: too
-    few people" in the treatment group column, nothing in the other value columns, and its reason
-    in "Note" (empty for reported measures)."""
-    return pd.DataFrame([_row(r) for r in results], columns=list(TABLE_COLUMNS))

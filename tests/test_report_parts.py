@@ -190,9 +190,9 @@ def test_the_model_note_names_firth_and_the_separating_covariate():
     assert result.propensity_model.separated == ("const", "previous_breaches")   # x <= 2 involves the constant
     assert report.model_words(result) == (
         "The propensity score comes from a logistic regression of taking part on 2 covariates, fitted by "
-        "Firth's penalised likelihood, because the groups are separated on previous breaches (some people "
-        "could be classed as taking part or not from these alone, so the ordinary maximum likelihood estimate "
-        "does not exist): age and previous breaches.")
+        "Firth's penalised likelihood, because the groups are separated on previous breaches of orders (some "
+        "people could be classed as taking part or not from these alone, so the ordinary maximum likelihood "
+        "estimate does not exist): age at index and previous breaches of orders.")
     assert report.estimator_words(result) == "fitted by Firth's penalised likelihood"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from jdl import words
@@ -233,32 +232,15 @@ def test_rounding_note():
         words.rounding_note([0.001], 0.001, words.p_value)                    # "<0.01" is not a number
 
 
-def test_measure_table():
-    results = [
-        MeasureComparison(RATE, comparison(-0.0800, -0.1449, -0.0151, p=0.0012, significant=True, treated=0.2649,
-                                           n_treated=3085, n_comparison=12345.5), True, None),
-        MeasureComparison(FREQUENCY, comparison(-0.004, -0.2, 0.19, p=0.965, treated=1.0), True, None),
-        MeasureComparison(DAYS, comparison(12.5, -0.3, 25.5, p=1.0, treated=143.5), True, None),
-        MeasureComparison(BY_COLUMN["first_indictable_only"], None, False,
-                          "not reported: too few people (the treatment group has fewer than 30 "
-                          "re-offenders)"),
-    ]
-    table = words.measure_table(results)
-    assert list(table.columns) == ["Measure", "Treatment group", "Comparison group", "Difference", "95% interval",
-                                   "p-value", "Significant", "Treatment size", "Comparison size (effective)",
-                                   "Note"]
-    gated = "not reported: too few people"
-    expected = pd.DataFrame([
-        ["One-year proven re-offending rate", "26%", "34%", "-8", "-14 to -2", "<0.01", "Yes",
-         "3,085", "12,346", ""],
-        ["Frequency of proven re-offences per person", "1.00", "1.00", "0.00", "-0.20 to 0.19", "0.97", "No",
-         "312", "2,141", ""],
-        ["Days to first proven re-offence (re-offenders)", "144", "131", "13", "0 to 26", "1.00", "No", "312",
-         "2,141", ""],
-        ["First re-offence indictable-only (re-offenders)", gated, *[""] * 7,
-         "not reported: too few people (the treatment group has fewer than 30 re-offenders)"],
-    ], columns=table.columns)
-    pd.testing.assert_frame_equal(table, expected)
+def test_decimal_and_the_difference_formatter():
+    assert words.decimal(-0.004, 2) == "0.00"                 # never "-0.00"
+    assert words.decimal(-0.0004, 3) == "0.000"
+    assert words.decimal(1239.795, 1) == "1,239.8"
+    assert words.decimal(0.125, 2) == "0.13"                  # half away from zero
+    assert words.decimal(-2.5, 0) == "-3"
+    assert words.difference_formatter(RATE)(-0.0449) == "-4"
+    assert words.difference_formatter(FREQUENCY)(-0.004) == "0.00"
+    assert words.difference_formatter(DAYS)(12.5) == "13"
 
 
 def test_p_phrase():

@@ -22,14 +22,14 @@ from jdl import words
 from jdl.cohort.build import DEFAULT_POOL_MARGIN_MONTHS
 from jdl.cohort.linkage import DEFAULT_THRESHOLD as LINKAGE_THRESHOLD
 from jdl.cohort.measures import MEASURES
-from jdl.report import figures
+from jdl.report import figures, labels
 from jdl.report import text as report
 from jdl.report.provenance import provenance_markdown
 from jdl.stats import disclosure, subgroups
 from jdl.stats.balance import love_plot, overlap_plot
 from jdl.stats.curves import cumulative_reoffending, curve_shown
 from jdl.stats.power import people_needed, power_sentence
-from jdl.stats.profile import PROFILE_TABLES, age_summary
+from jdl.stats.profile import PROFILE_TABLES, age_summary, history_summary, profile_beside_comparison
 
 PLANNING_REDUCTION = 0.05   # the reduction (5 percentage points) power planning is done for
 COURT_CLASSES = ("first_indictable_only", "first_either_way", "first_summary")
@@ -37,6 +37,16 @@ COURT_CLASSES = ("first_indictable_only", "first_either_way", "first_summary")
 
 def _markdown(text: str) -> Markdown:
     return Markdown(text)
+
+
+def _no_wrap(table, column=None, row=None):
+    """``table`` with the intervals of its ``column`` (or its ``row``) on one line."""
+    table = table.copy()
+    if column is not None:
+        table[column] = table[column].map(labels.no_wrap)
+    if row is not None:
+        table.loc[row] = table.loc[row].map(labels.no_wrap)
+    return table
 
 
 def _notes(notes) -> list:
@@ -127,11 +137,14 @@ def attrition(analysis) -> list:
 
 
 def measures(analysis) -> list:
-    table = words.measure_table(analysis.measures)
+    """The results tables, one per group of measures as the Justice Data Lab groups them
+    (:func:`jdl.report.labels.measure_groups`)."""
     parts = [_markdown("## All measures\n\nTreatment group against the weighted comparison group; "
                        "differences are treatment minus comparison, with 95% confidence intervals; "
-                       "differences and intervals of rates are in percentage points."),
-             table.set_index(table.columns[0])]
+                       "differences and intervals of rates are in percentage points, of frequencies in "
+                       "re-offences (or custodial sentences) per person or per re-offender, of time in days.")]
+    for group_title, table in labels.measure_groups(analysis.measures):
+        parts += [_markdown(f"### {group_title}"), table]
     # the first re-offence's court class: three shares of the same re-offenders that should add to 100%
     classes = [r.comparison for r in analysis.measures if r.measure.column in COURT_CLASSES]
     if all(c is not None for c in classes):
@@ -144,37 +157,50 @@ def measures(analysis) -> list:
 
 
 def profile(analysis) -> list:
-    return [_markdown("## The treatment group\n\n" + age_summary(analysis.treated_analysed)),
-            analysis.profile, *_notes(analysis.publication.notes(PROFILE_TABLES))]
+    """The treatment group beside the weighted comparison group: the characteristics (the
+    treatment group's counts after disclosure control, shares of both groups) and a summary of
+    criminal history (:mod:`jdl.stats.profile`)."""
+    treated, data, weights = analysis.treated_analysed, analysis.data, analysis.match.weights
+    chosen = ((data["treated"] == 0) & (weights > 0)).to_numpy()
+    comparison, comparison_weights = data[chosen], weights[chosen].to_numpy()
+    return [_markdown("## The treatment group and the comparison group\n\n" + age_summary(treated)
+                      + " The comparison group's shares are weighted by the matching weights; a share of "
+                      "the treatment group is not shown where its count is not."),
+            profile_beside_comparison(treated, comparison, comparison_weights, analysis.publication),
+            *_notes(analysis.publication.notes(PROFILE_TABLES)),
+            _markdown("### Criminal history and circumstances at the index event"),
+            labels.history_display(history_summary(treated, comparison, comparison_weights))]
 
 
 def sub_analyses(analysis) -> list:
     notes = "\n\n".join(subgroups.subgroup_notes(analysis.subgroups)) + "".join(
         f"\n\n{words.markdown_text(n)}" for n in analysis.publication.notes(subgroups.TABLES))
     return [_markdown("## Sub-analyses\n\n" + subgroups.SUBGROUP_INTRO),
-            subgroups.subgroup_table(analysis.subgroups), _markdown(notes),
+            _no_wrap(subgroups.subgroup_table(analysis.subgroups), "95% interval"), _markdown(notes),
             _markdown("## Controlled for region\n\n" + subgroups.REGION_INTRO + "\n\n"
                       + subgroups.region_sentence(analysis.headline, analysis.region)),
-            subgroups.region_table(analysis.match, analysis.headline, analysis.balance, analysis.region)]
+            _no_wrap(subgroups.region_table(analysis.match, analysis.headline, analysis.balance,
+                                            analysis.region), row="95% interval")]
 
 
 def match_quality(analysis) -> list:
     balance = analysis.balance
     parts = [_markdown("## Annex A: match quality\n\n" + balance.conventions)]
     if balance.any_poor:
-        parts.append(_markdown("**The match is poor on " + words.markdown_text(", ".join(balance.poor))
+        poor = ", ".join(labels.term_label(p) for p in balance.poor)
+        parts.append(_markdown("**The match is poor on " + words.markdown_text(poor)
                                + "**: after matching, the standardised difference is over 10%. The results "
                                "should be read with care."))
-    parts += [balance.table.round(2), love_plot(balance), overlap_plot(analysis.match)]
+    parts += [labels.balance_display(balance.table), love_plot(balance), overlap_plot(analysis.match)]
     region = analysis.region.balance
     if region is not None:
         parts.append(_markdown("### Balance of the match controlled for region\n\nStandardised differences "
                                "after matching (%), the national match beside the match controlled for region."))
         if region.any_poor:
             parts.append(_markdown("**The match controlled for region is poor on "
-                                   + words.markdown_text(", ".join(region.poor))
+                                   + words.markdown_text(", ".join(labels.term_label(p) for p in region.poor))
                                    + "**: after matching, the standardised difference is over 10%."))
-        parts.append(subgroups.balance_side_by_side(balance, region))
+        parts.append(labels.side_by_side_display(subgroups.balance_side_by_side(balance, region)))
     return parts
 
 
@@ -182,7 +208,7 @@ def propensity_model(analysis) -> list:
     return [_markdown("## Annex B: the propensity model\n\nLogistic regression of taking part on the "
                       f"covariates, {report.estimator_words(analysis.match)} (see Annex D); coefficients on "
                       "the log-odds scale."),
-            analysis.match.coefficients().round(3)]
+            labels.coefficient_display(analysis.match.coefficients())]
 
 
 def sensitivity(analysis) -> list:

@@ -9,6 +9,7 @@ import math
 
 from jdl.cohort.attrition import MIN_ANALYSED, MIN_SUBMITTED
 from jdl.contract import Verdict
+from jdl.report.labels import covariate_words, term_words  # noqa: F401  (re-exported)
 from jdl.words import count, interval_sentence, markdown_text, p_phrase, per_100_sentence
 
 # One-year proven re-offending of adults released from custody or starting court orders
@@ -21,26 +22,6 @@ DEFINITION = (
     "waiting period to allow for the offence to be proven. The follow-up period starts at the index "
     "event: release from custody, or the start of a court order. Breaches of orders and penalty "
     "notices are not counted as re-offences.")
-
-def covariate_words(name: str) -> str:
-    """A covariate's column name in words: "previous_custodial_sentences" -> "previous custodial
-    sentences", "oasys_drugs" -> "OASys need: drugs"."""
-    if name.startswith("oasys_") and name != "oasys_assessed":
-        return "OASys need: " + name[len("oasys_"):].replace("_", " ")
-    return {"oasys_assessed": "OASys assessed", "uk_national": "UK national", "copas_rate": "Copas rate",
-            "disposal_kind": "disposal kind"}.get(name, name.replace("_", " "))
-
-
-def term_words(term: str) -> str:
-    """A propensity model term in words: a covariate (:func:`covariate_words`) or, for a level of a
-    categorical covariate ("region_North West"), "region = North West"."""
-    from jdl.cohort.measures import CATEGORICAL_COVARIATES
-
-    for column in CATEGORICAL_COVARIATES:
-        if term.startswith(column + "_"):
-            return f"{covariate_words(column)} = {term[len(column) + 1:]}"
-    return covariate_words(term)
-
 
 def _listing(items) -> str:
     items = [str(i) for i in items]

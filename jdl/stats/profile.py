@@ -10,14 +10,22 @@ a place or a person) is never published beside a small count.
 
 Age is given as counts by band, the band range and the mean age to the nearest year; single ages
 (the youngest and oldest person) are not published, since one person's age is not an aggregate.
+
+Beside the treatment group the report shows the weighted comparison group
+(:func:`profile_beside_comparison`): the comparison side as weighted shares (per cent), never
+counts, so no small count of the comparison group can be read; the treatment side keeps its
+protected counts and adds shares worked out from them alone. :func:`history_summary` gives both
+groups' mean criminal history (previous offences, custodial sentences ...), age, employment,
+benefits and OASys.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from jdl.stats.disclosure import THRESHOLD, Publication
-from jdl.words import count
+from jdl.stats.disclosure import HIDDEN, THRESHOLD, TOTAL as TOTAL_LABEL, Publication
+from jdl.words import count, percent
 
 AGE_BANDS = ((18, 20), (21, 24), (25, 29), (30, 39), (40, 49), (50, None))
 SEX_LABELS = {"M": "Male", "F": "Female"}
@@ -122,3 +130,87 @@ def age_summary(treated: pd.DataFrame) -> str:
     span = present[0] if len(present) == 1 else f"{present[0]} to {present[-1]}"
     return (f"Ages at the index event ranged over the {span} band{'s' if len(present) > 1 else ''}; "
             f"the mean age was {count(treated['age'].mean())}.")
+
+
+# ---------------------------------------------------------------- beside the comparison group
+
+TREATED_PEOPLE = "Treatment group (people)"
+TREATED_SHARE = "Treatment group (%)"
+COMPARISON_SHARE = "Comparison group (%, weighted)"
+PROFILE_COLUMNS = (TREATED_PEOPLE, TREATED_SHARE, COMPARISON_SHARE)
+NOT_APPLICABLE = "n/a"     # the comparison group has no upload, so no referral route or location
+HISTORY_COLUMNS = ("age", "previous_offences", "previous_convictions", "previous_cautions",
+                   "previous_custodial_sentences", "previous_court_orders", "age_at_first_contact",
+                   "employed_year_before", "benefit_year_before", "oasys_assessed")
+
+
+def weighted_shares(labels: pd.Series, weights) -> pd.Series:
+    """Each label's share (a proportion) of the total weight: the sum of ``weights`` (aligned
+    with ``labels``) over the people with that label, divided by the sum over all of them."""
+    w = pd.Series(np.asarray(weights, dtype=float), index=labels.index)
+    return w.groupby(labels.astype(str).to_numpy()).sum() / w.sum()
+
+
+def profile_beside_comparison(treated: pd.DataFrame, comparison: pd.DataFrame, weights,
+                              publication: Publication | None = None) -> pd.DataFrame:
+    """The profile of the treatment group beside the weighted comparison group: a table of strings
+    indexed by (characteristic, level) as :func:`profile_table`, with the columns
+    :data:`PROFILE_COLUMNS`:
+
+    - the treatment group's people, as :func:`profile_table` publishes them (the same protected
+      tables of ``publication``: "<5" and "[c]" where they are hidden);
+    - their share of the treatment group in whole per cent, worked out from the published counts
+      only, so a hidden count's share is hidden too (shown as "[c]");
+    - the comparison group's share in whole per cent, each comparison person weighted by
+      ``weights`` (aligned with ``comparison``'s rows; the matching weights): a share, never a
+      count, so no small count of the comparison group can be read from it. A level merged on
+      the treated side is merged on the comparison side too; a level held only by the comparison
+      group is listed with 0 treated people. The upload's characteristics (referral route,
+      delivery location) have no comparison side ("n/a").
+
+    Each characteristic ends with its "Total" row (100%)."""
+    if publication is None:
+        publication = Publication()
+        publication.total("analysed", len(treated))
+    weights = np.asarray(weights, dtype=float)
+    parts = []
+    present = [c for c in UPLOAD_CHARACTERISTICS if c[0] in treated.columns]
+    for column, title in CHARACTERISTICS + tuple(present):
+        table = publication.counts(column, level_counts(levels(treated, column), column), "analysed", title,
+                                   merge_label=OTHER_LEVELS)
+        categories = [str(c) for c in table.counts.index]
+        people = [str(v) for v in table.shown.drop(TOTAL_LABEL)]
+        shares = [percent(n / table.total) if table.published(c) else HIDDEN
+                  for c, n in zip(table.counts.index, table.counts)]
+        if column in dict(UPLOAD_CHARACTERISTICS) or weights.sum() <= 0:
+            others = [NOT_APPLICABLE] * len(categories)
+        else:
+            labels = levels(comparison, column).astype(str)
+            labels = labels.where(~labels.isin([str(m) for m in table.merged]), str(table.merge_label))
+            held = weighted_shares(labels, weights)
+            others = [percent(held.get(c, 0.0)) for c in categories]
+            for extra in held.index.difference(categories, sort=False):
+                categories.append(str(extra))
+                people.append("0")
+                shares.append(percent(0))
+                others.append(percent(held[extra]))
+        parts.append(pd.DataFrame({"Characteristic": title, "Level": categories + [TOTAL_LABEL],
+                                   TREATED_PEOPLE: people + [str(table.shown[TOTAL_LABEL])],
+                                   TREATED_SHARE: shares + [percent(1)],
+                                   COMPARISON_SHARE: others + [NOT_APPLICABLE if others[:1] == [NOT_APPLICABLE]
+                                                               else percent(1)]}))
+    return pd.concat(parts, ignore_index=True).set_index(["Characteristic", "Level"])
+
+
+def history_summary(treated: pd.DataFrame, comparison: pd.DataFrame, weights) -> pd.DataFrame:
+    """A summary of criminal history (and age, employment, benefits and OASys) of the treatment
+    group beside the weighted comparison group: for each column of :data:`HISTORY_COLUMNS` present
+    in both, the treatment group's mean and the comparison group's mean weighted by ``weights``
+    (aligned with ``comparison``'s rows), as floats (a 0/1 column's mean is a proportion); rows
+    named by column, columns "Treatment group" and "Comparison group". Means of the whole groups
+    only: no count."""
+    w = np.asarray(weights, dtype=float)
+    rows = {c: (float(treated[c].astype(float).mean()),
+                float(np.average(comparison[c].astype(float), weights=w)) if w.sum() > 0 else float("nan"))
+            for c in HISTORY_COLUMNS if c in treated.columns and c in comparison.columns}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["Treatment group", "Comparison group"])
