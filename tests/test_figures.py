@@ -62,7 +62,7 @@ def test_person_icon_is_one_path_of_a_head_and_a_body():
     assert codes.count(path.MOVETO) == 2 and codes.count(path.CLOSEPOLY) == 2
     extent = path.get_extents()
     assert (round(extent.x0, 6), round(extent.x1, 6)) == (0.24, 0.76)
-    assert (round(extent.y0, 6), round(extent.y1, 6)) == (0.08, 0.87)
+    assert (round(extent.y0, 6), round(extent.y1, 6)) == (0.08, 0.92)
 
 
 def test_per_100_of_nobody_and_everybody():

@@ -67,10 +67,10 @@ def person_path(x: float, y: float, size: float = 1.0) -> Path:
     """A person icon, centred on (``x``, ``y``) in a cell ``size`` wide: a round head over a
     body with rounded shoulders, one compound path (so one patch per person)."""
     s = size
-    head = Path.circle((x, y + 0.24 * s), 0.13 * s)
-    body = Path([(x - 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.02 * s), (x - 0.26 * s, y + 0.08 * s),
-                 (x - 0.16 * s, y + 0.08 * s), (x + 0.16 * s, y + 0.08 * s), (x + 0.26 * s, y + 0.08 * s),
-                 (x + 0.26 * s, y - 0.02 * s), (x + 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.42 * s)],
+    head = Path.circle((x, y + 0.27 * s), 0.15 * s)
+    body = Path([(x - 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.1 * s), (x - 0.26 * s, y + 0.06 * s),
+                 (x - 0.1 * s, y + 0.06 * s), (x + 0.1 * s, y + 0.06 * s), (x + 0.26 * s, y + 0.06 * s),
+                 (x + 0.26 * s, y - 0.1 * s), (x + 0.26 * s, y - 0.42 * s), (x - 0.26 * s, y - 0.42 * s)],
                 [Path.MOVETO, Path.LINETO, Path.CURVE3, Path.CURVE3, Path.LINETO, Path.CURVE3, Path.CURVE3,
                  Path.LINETO, Path.CLOSEPOLY])
     return Path.make_compound_path(head, body)
