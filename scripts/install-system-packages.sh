@@ -5,8 +5,10 @@ set -euo pipefail
 # nearest-neighbour matching against R's MatchIt on the same data; chromium: the headless browser
 # that nbconvert's webpdf exporter drives (through Playwright) to print reports to PDF; the
 # project always uses this system build (/usr/bin/chromium) and never downloads a browser;
-# poppler-utils: pdfinfo/pdftotext/pdftoppm, which the publishing tests use to read the PDFs
-packages=(python3-venv r-base-core r-cran-matchit chromium poppler-utils)
+# poppler-utils: pdfinfo/pdftotext/pdftoppm, which the publishing tests use to read the PDFs;
+# fonts-liberation2 and fonts-dejavu-core: the reports' type (Liberation Sans, metric-compatible
+# with Arial, and DejaVu Sans for every other character; report.css names them, a page loads no font)
+packages=(python3-venv r-base-core r-cran-matchit chromium poppler-utils fonts-liberation2 fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

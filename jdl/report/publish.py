@@ -27,9 +27,13 @@ page must never show one, nor a server path).
 
 The PDF is printed by the system Chromium (Debian's ``chromium``, installed by
 ``scripts/install-system-packages.sh``), driven through Playwright by nbconvert's webpdf exporter;
-a browser is never downloaded. Print CSS keeps outputs, tables and figures whole on a page where
-they fit, breaks long tables between rows only (repeating the header) and shrinks wide tables to
-the page.
+a browser is never downloaded. Print CSS keeps tables and figures whole on a page where they fit,
+breaks long tables between rows only (repeating the header), keeps headings with what follows and
+fits wide tables to the page by wrapping their header cells, never by shrinking their type.
+
+The page's ``<title>`` is the report's own title (its first level-1 heading, escaped), and the
+PDF carries the same Title with the Author "Justice Data Lab" and a Subject (set with pypdf after
+printing, from the page's head: :func:`page_metadata`, :func:`with_metadata`).
 
 Both files are written atomically (:func:`jdl.atomic.atomic_path`). While printing, the browser
 may load the page itself and ``data:`` URLs, nothing else (not even other ``file:`` URLs).
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import os
 import re
 import shutil
@@ -48,7 +53,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter, WebPDFExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from pypdf import PdfReader, PdfWriter
 from traitlets import Bool, Unicode, default
 
 from jdl.atomic import atomic_path
@@ -60,6 +67,15 @@ TEMPLATE_NAME = "jdl_report"
 # Cells of the template with this tag are notes for reviewers (what the next section is); they stay
 # in the executed notebook and are left out of the published report.
 TEMPLATE_NOTE = "template-note"
+
+# The document's metadata, in the HTML head (<title>, <meta name="author">, <meta name="description">)
+# and the PDF's information dictionary (Title, Author, Subject): the title is the page's first
+# level-1 heading, as the reader sees it (:class:`DocumentTitlePreprocessor`); the subject is the
+# notebook's metadata ``jdl.subject`` (the report template sets one) or DEFAULT_SUBJECT.
+AUTHOR = "Justice Data Lab"
+DEFAULT_TITLE = "Justice Data Lab"
+DEFAULT_SUBJECT = "Justice Data Lab statistics: official statistics in development"
+_HEADING_1 = re.compile(r"^ {0,3}# +(.+?)(?: +#+)? *$", re.MULTILINE)
 
 # Where Debian's chromium package puts its launcher.
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -94,24 +110,50 @@ PRINT_WIDTH_PX = int((A4_MM[0] - MARGINS_MM["left"] - MARGINS_MM["right"]) * PX_
 PRINT_HEIGHT_PX = int((A4_MM[1] - MARGINS_MM["top"] - MARGINS_MM["bottom"]) * PX_PER_MM)
 
 # Run in the page before printing, laid out at the printable size:
-# - a table wider than the page is scaled down to fit (CSS zoom, down to MIN_TABLE_ZOOM); one
-#   still too wide then lets its cells wrap anywhere (class jdl-wrap in report.css);
-# - each output, table, text block and figure no taller than a page gets the class jdl-keep
-#   (break-inside: avoid in report.css), so it is never cut across pages; longer ones may break,
-#   tables only between rows.
-MIN_TABLE_ZOOM = 0.75  # 8pt table type printed no smaller than 6pt
-PREPARE_FOR_PRINT_JS = """([pageWidth, pageHeight, minZoom]) => {
-  for (const table of document.querySelectorAll("table")) {
-    const width = table.getBoundingClientRect().width;
-    const room = Math.min(pageWidth, table.parentElement.getBoundingClientRect().width);
-    if (width > room) {
-      table.style.zoom = Math.max(minZoom, room / width).toFixed(3);
-      if (table.getBoundingClientRect().width > room) table.classList.add("jdl-wrap");
-    }
+# - a table cell of text (at least TEXT_CELL_CHARACTERS long, with words) gets the class jdl-text:
+#   it wraps between words (other cells, numbers and intervals, never wrap);
+# - a table still wider than its room after layout (report.css wraps header cells and row labels,
+#   never the numbers) lets its cells wrap between words too (class jdl-wrap), and one too wide
+#   even then lets every cell break anywhere (jdl-wrap-anywhere); type is never scaled down, so
+#   no table prints below report.css's 8.5pt and none runs off the page;
+# - each figure and preformatted block no taller than a page, and each table no taller than half
+#   a page, gets the class jdl-keep (break-inside: avoid in report.css), so it is never cut across
+#   pages; longer ones may break, tables only between rows, repeating their header (a long table
+#   kept whole would leave most of the page before it empty). Text is not kept whole: it flows,
+#   with orphans and widows;
+# - a heading that ends its output (and each enclosing block it ends) gets the class
+#   jdl-ends-with-heading (break-after: avoid), so a heading is never left at the foot of a
+#   page apart from the table or figure that follows it in the next output; an output holding a
+#   heading and no more than a quarter of a page (a heading and its introduction) is kept whole
+#   and with what follows it.
+TEXT_CELL_CHARACTERS = 24
+PREPARE_FOR_PRINT_JS = """([pageWidth, pageHeight, textCell]) => {
+  for (const cell of document.querySelectorAll("td")) {
+    const text = cell.textContent.trim();
+    if (text.length >= textCell && /[A-Za-z]{3,}/.test(text) && text.includes(" ")) cell.classList.add("jdl-text");
   }
-  const blocks = ".jp-OutputArea-child, .jp-OutputArea-output, table, pre, figure";
-  for (const element of document.querySelectorAll(blocks)) {
+  for (const table of document.querySelectorAll("table")) {
+    const room = Math.min(pageWidth, table.parentElement.getBoundingClientRect().width);
+    if (table.getBoundingClientRect().width > room + 1) table.classList.add("jdl-wrap");
+    if (table.getBoundingClientRect().width > room + 1) table.classList.add("jdl-wrap-anywhere");
+  }
+  for (const element of document.querySelectorAll("pre, figure, .jp-RenderedImage, .jp-RenderedSVG")) {
     if (element.getBoundingClientRect().height <= pageHeight) element.classList.add("jdl-keep");
+  }
+  for (const table of document.querySelectorAll("table")) {
+    if (table.getBoundingClientRect().height <= pageHeight / 2) table.classList.add("jdl-keep");
+  }
+  const main = document.querySelector("main") || document.body;
+  for (const heading of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    let element = heading;
+    while (element.parentElement && element.parentElement !== main && !element.nextElementSibling) {
+      element = element.parentElement;
+      element.classList.add("jdl-ends-with-heading");
+    }
+    const output = heading.closest(".jp-OutputArea-child");
+    if (output && output.getBoundingClientRect().height <= pageHeight / 4) {
+      output.classList.add("jdl-keep", "jdl-ends-with-heading");
+    }
   }
 }"""
 
@@ -182,6 +224,109 @@ class ReaderOutputsPreprocessor(Preprocessor):
         return cell, resources
 
 
+class _Text(HTMLParser):
+    """The text of an HTML fragment, markup dropped and character references resolved."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    def text(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+
+def _plain_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+def document_title(notebook) -> str:
+    """The reader's title of ``notebook``: the text of its first level-1 Markdown heading (``# ...``,
+    in a Markdown cell or a displayed Markdown output, in page order), rendered as the page renders
+    it (so backslash escapes and entities become the characters they stand for); DEFAULT_TITLE when
+    there is none. Plain text: the template escapes it into ``<title>``."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            sources = [cell.source]
+        elif cell.cell_type == "code":
+            sources = [o["data"]["text/markdown"] for o in cell.get("outputs", [])
+                       if o.get("output_type") in ("display_data", "execute_result") and "text/markdown" in o.get("data", {})]
+        else:
+            sources = []
+        for source in sources:
+            source = "".join(source) if isinstance(source, list) else source
+            heading = _HEADING_1.search(source)
+            if heading:
+                title = _plain_text(markdown2html_mistune(heading.group(1)))
+                if title:
+                    return title
+    return DEFAULT_TITLE
+
+
+class DocumentTitlePreprocessor(Preprocessor):
+    """Sets the notebook's metadata ``title`` (lab's template puts it in ``<title>``, escaped) to
+    :func:`document_title`, and ``jdl.subject`` to DEFAULT_SUBJECT when the notebook sets none."""
+
+    def preprocess(self, nb, resources):
+        nb.metadata["title"] = document_title(nb)
+        jdl = dict(nb.metadata.get("jdl", {}))
+        if not isinstance(jdl.get("subject"), str) or not jdl["subject"].strip():
+            jdl["subject"] = DEFAULT_SUBJECT
+        nb.metadata["jdl"] = jdl
+        return nb, resources
+
+
+class _HeadMetadata(HTMLParser):
+    """The document's title and the content of its ``<meta name=...>`` elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.meta: dict[str, str] = {}
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "meta" and attributes.get("name") and attributes.get("content") is not None:
+            self.meta.setdefault(attributes["name"].lower(), attributes["content"])
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title.append(data)
+
+
+def page_metadata(html: str) -> dict[str, str]:
+    """The PDF information of a page: ``{"/Title": <title>, "/Author": <meta author>,
+    "/Subject": <meta description>}``, read from its head (what is absent is left out)."""
+    parser = _HeadMetadata()
+    parser.feed(html)
+    parser.close()
+    found = {"/Title": " ".join("".join(parser.title).split()), "/Author": parser.meta.get("author", ""),
+             "/Subject": parser.meta.get("description", "")}
+    return {key: value for key, value in found.items() if value}
+
+
+def with_metadata(pdf: bytes, metadata: dict[str, str]) -> bytes:
+    """``pdf`` with ``metadata`` (``/Title``, ``/Author``, ``/Subject``...) set in its information
+    dictionary (pypdf), pages and other entries unchanged."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata(metadata)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 class ReportHTMLExporter(HTMLExporter):
     """nbconvert's HTML exporter with the report settings: the ``jdl_report`` template, code and
     prompts hidden, images embedded, the page's Content-Security-Policy, and only what a reader
@@ -191,10 +336,12 @@ class ReportHTMLExporter(HTMLExporter):
         super().__init__(**kwargs)
         self.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={TEMPLATE_NOTE}), enabled=True)
         self.register_preprocessor(ReaderOutputsPreprocessor, enabled=True)
+        self.register_preprocessor(DocumentTitlePreprocessor, enabled=True)
 
     def _init_resources(self, resources):
         resources = super()._init_resources(resources)
         resources["content_security_policy"] = CONTENT_SECURITY_POLICY
+        resources["author"] = AUTHOR
         return resources
 
     @default("extra_template_basedirs")
@@ -263,9 +410,11 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
             # The async API in a thread of its own, as nbconvert does, so that this also works
             # where an event loop is already running (a notebook, papermill's engine).
             with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                return pool.submit(asyncio.run, self._print(html_file, executable, args)).result()
+                pdf = pool.submit(asyncio.run, self._print(html_file, executable, args)).result()
         finally:
             os.unlink(html_file)
+        # Chromium writes the Title (from <title>); the Author and Subject come from the same head
+        return with_metadata(pdf, page_metadata(html))
 
     async def _print(self, html_file: str, executable: str, args: list[str]) -> bytes:
         try:
@@ -310,10 +459,8 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
                 await page.goto(page_url, wait_until="load")
                 await page.wait_for_timeout(self.page_render_timeout)
                 # a little slack for rounding between screen layout and print layout
-                await page.evaluate(
-                    PREPARE_FOR_PRINT_JS,
-                    [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), MIN_TABLE_ZOOM],
-                )
+                await page.evaluate(PREPARE_FOR_PRINT_JS,
+                                    [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), TEXT_CELL_CHARACTERS])
 
                 return await page.pdf(
                     format=PAGE_FORMAT,
