@@ -15,10 +15,19 @@ SHARED = ("synthetic_world", "report_month")
 
 def pytest_collection_modifyitems(items):
     """A test that uses the session's synthetic world or report month is slow (`make test-fast`
-    leaves it out)."""
+    leaves it out). Modules are run in their order, but those using the shared session data
+    first, then the others that hold slow tests: with pytest-xdist (`--dist loadscope`, each
+    module on one worker) the long modules start early instead of leaving one worker running
+    alone at the end."""
+    shared, slow = set(), set()
     for item in items:
+        module = item.nodeid.split("::")[0]
         if set(SHARED) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            shared.add(module)
+        if item.get_closest_marker("slow"):
+            slow.add(module)
+    items.sort(key=lambda item: (item.nodeid.split("::")[0] not in shared, item.nodeid.split("::")[0] not in slow))
 
 
 @pytest.fixture

@@ -272,8 +272,10 @@ def build_month(world: World, folder: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(fields, allow_unicode=True))
     runner = CliRunner()
-    run = runner.invoke(main, ["run", str(folder / "params" / MONTH), "--outputs", str(folder / "outputs"),
-                               "--national", str(world.national), "--notebook", str(NOTEBOOK)])
+    # the month by its name under --params (the folder's path is given in tests/test_runner.py)
+    run = runner.invoke(main, ["run", MONTH, "--params", str(folder / "params"),
+                               "--outputs", str(folder / "outputs"), "--national", str(world.national),
+                               "--notebook", str(NOTEBOOK)])
     summary = runner.invoke(main, ["summary", MONTH, "--params", str(folder / "params"),
                                    "--outputs", str(folder / "outputs")])
     (folder / "cli.json").write_text(json.dumps({

@@ -80,17 +80,6 @@ def write_project(root: Path, month: str = "2014-03") -> Path:
     return folder
 
 
-@pytest.mark.slow
-def test_jdl_run_takes_a_month_s_name(tmp_path, monkeypatch):
-    write_project(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["run", "2014-03", "--outputs", "outputs", "--national", "data/national",
-                                       "--notebook", str(TEMPLATE), "--no-publish", "--workers", "1"])
-    assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("a  published  inconclusive  ")
-    assert (tmp_path / "outputs" / "2014-03" / "a" / "report.ipynb").is_file()
-
-
 def test_jdl_run_refuses_a_folder_with_params_and_a_missing_month(tmp_path, monkeypatch):
     write_project(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -179,14 +168,14 @@ def test_what_a_kernel_writes_never_reaches_the_terminal(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert plain.returncode == 0, plain.stderr[-2000:]
     assert [marker for marker in MARKERS if marker in plain.stdout + plain.stderr] == list(MARKERS)
-    # jdl run, the month given by name under --params, in a process of its own
+    # jdl run in a process of its own, the month given by name (under the default params/)
     result = subprocess.run([sys.executable, "-c", "from jdl.cli import main; main()", "run", "2014-03",
-                             "--params", str(tmp_path / "params"), "--outputs", str(tmp_path / "outputs"),
-                             "--national", str(tmp_path / "data/national"), "--notebook", str(template),
+                             "--outputs", "outputs", "--national", "data/national", "--notebook", str(template),
                              "--no-publish", "--workers", "1"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("a  published  inconclusive  ")
+    assert (tmp_path / "outputs" / "2014-03" / "a" / "report.ipynb").is_file()
     terminal = result.stdout + result.stderr
     assert [marker for marker in MARKERS if marker in terminal] == []
     executed = nbformat.read(tmp_path / "outputs" / "2014-03" / "a" / "report.ipynb", as_version=4)

@@ -393,7 +393,8 @@ def test_an_error_raised_in_this_process_says_why_only_with_the_lab_s_words():
     assert describe_error(NoComparison("no one in the comparison pool shares the values every treated person has"),
                           3) == ("NoComparison: no one in the comparison pool shares the values every treated "
                                  "person has in cell 3")
-    assert describe_error(ValueError("radius matching needs a caliper")) == "ValueError: radius matching needs a caliper"
+    assert describe_error(ValueError("radius matching needs a caliper")) == (
+        "ValueError: radius matching needs a caliper")
     assert describe_error(ValueError(NAME)) == "ValueError"
     assert describe_error(ValueError("radius matching needs a caliper", NAME)) == "ValueError"   # two arguments
     assert describe_error(ValueError(42)) == "ValueError"

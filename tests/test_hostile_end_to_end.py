@@ -56,7 +56,8 @@ def published_pages(project) -> list[Path]:
 def test_the_hostile_request_ran_and_was_published(project):
     assert project["run"]["exit_code"] == 0, project["run"]["output"]
     assert project["summary"]["exit_code"] == 0, project["summary"]["output"]
-    [outcome] = [o for o in json.loads((project["month"] / "run.json").read_text())["outcomes"] if o["id"] == HOSTILE_ID]
+    outcomes = json.loads((project["month"] / "run.json").read_text())["outcomes"]
+    [outcome] = [o for o in outcomes if o["id"] == HOSTILE_ID]
     assert outcome["status"] == "published"
 
 
