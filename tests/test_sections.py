@@ -158,3 +158,32 @@ def test_reoffending_over_time_draws_the_curve_or_says_why_not():
     [why] = sections.reoffending_over_time(analysis)
     assert why.data == ("## Re-offending over the year\n\nThe re-offending curve is not shown: in one of the "
                         "groups too few people re-offended, or too few did not, for it to be published.")
+
+
+def test_the_about_block_of_a_request_not_processed_says_when_what_and_whom_to_ask():
+    from jdl.report.about import ReportSettings
+
+    provenance = {"run_at": "2014-07-03T09:30:00+00:00",
+                  "national": {"manifest": {"extract_date": "2014-06-30", "generator": "jdl.synth.world"}}}
+    settings = ReportSettings(contact="Data <b>Lab</b> team", email="lab@example.org")
+    [about] = Report(not_processed(provenance=provenance), settings).parts("about")
+    assert about.data == (
+        "## About these statistics\n\n"
+        "- **Published:** 3 July 2014\n"
+        "- **Status:** Official statistics in development\n"
+        "- **Report:** req\\-1\n"
+        "- **Data:** the organisation's list of the people it worked with, received 15 January 2014; the national "
+        "re-offending data: proven re-offending from the Police National Computer, with employment, benefits and "
+        "offender assessment records (synthetic data made by jdl\\.synth\\.world, not real people), extracted "
+        "30 June 2014\n"
+        "- **Produced by:** Justice Data Lab\n"
+        "- **Contact:** Data \\<b\\>Lab\\<\\/b\\> team (lab\\@example\\.org)")
+
+
+def test_the_about_block_without_an_extract_date_or_email():
+    from jdl.report.about import ReportSettings
+
+    provenance = {"run_at": "2014-07-03T09:30:00+00:00", "national": {"manifest": {}}}
+    [about] = Report(not_processed(provenance=provenance), ReportSettings(email=None)).parts("about")
+    assert "offender assessment records, extracted date not recorded\n" in about.data
+    assert about.data.endswith("- **Contact:** Justice Data Lab team")

@@ -24,6 +24,7 @@ from jdl.cohort.linkage import DEFAULT_THRESHOLD as LINKAGE_THRESHOLD
 from jdl.cohort.measures import MEASURES
 from jdl.report import figures, labels
 from jdl.report import text as report
+from jdl.report.about import DEFAULT_SETTINGS, ReportSettings, about_markdown
 from jdl.report.provenance import provenance_markdown
 from jdl.stats import disclosure, subgroups
 from jdl.stats.balance import love_plot, overlap_plot
@@ -60,6 +61,14 @@ def title(analysis) -> list:
                       f"Request {words.markdown_text(request.request_id)}, received "
                       f"{words.markdown_text(request.date_received)}. Official statistics produced by the "
                       "Justice Data Lab (open re-implementation).")]
+
+
+def about(analysis, settings: ReportSettings = DEFAULT_SETTINGS) -> list:
+    """About these statistics: published (the run date), status and contact (``settings``), the
+    report's id, the data and the national data's extract date (from its manifest)."""
+    request, provenance = analysis.request, analysis.provenance
+    return [_markdown(about_markdown(request.request_id, provenance["run_at"], request.date_received,
+                                     provenance["national"]["manifest"], settings))]
 
 
 def summary(analysis) -> list:
@@ -239,7 +248,7 @@ Section = Callable[[object], list]
 
 # The sections of a processed request, in the report's order.
 PROCESSED: dict[str, Section] = {
-    "title": title, "summary": summary, "can_say": can_say, "per_100": per_100,
+    "title": title, "summary": summary, "about": about, "can_say": can_say, "per_100": per_100,
     "reoffending_over_time": reoffending_over_time, "attrition": attrition,
     "measures": measures, "profile": profile, "sub_analyses": sub_analyses, "match_quality": match_quality,
     "propensity_model": propensity_model, "sensitivity": sensitivity, "method_notes": method_notes,
@@ -248,7 +257,7 @@ PROCESSED: dict[str, Section] = {
 # The sections of a request that fails the minimum criteria: the letter in place of the summary,
 # the attrition that explains it, the method notes and the provenance; no statistics.
 NOT_PROCESSED: dict[str, Section] = {
-    "title": title, "summary": letter, "attrition": attrition, "method_notes": method_notes,
+    "title": title, "summary": letter, "about": about, "attrition": attrition, "method_notes": method_notes,
     "provenance": provenance,
 }
 
@@ -257,8 +266,9 @@ class Report:
     """The report of one analysed request: which sections it has (decided once, from
     ``analysis.processed``) and what each shows."""
 
-    def __init__(self, analysis):
+    def __init__(self, analysis, settings: ReportSettings = DEFAULT_SETTINGS):
         self.analysis = analysis
+        self.settings = settings          # the lab's contact and status, for the "about" section
         self.sections = PROCESSED if analysis.processed else NOT_PROCESSED
 
     def parts(self, name: str) -> list:
@@ -267,7 +277,9 @@ class Report:
         if name not in PROCESSED:
             raise KeyError(f"no report section {name!r}; the sections are {', '.join(PROCESSED)}")
         section = self.sections.get(name)
-        return section(self.analysis) if section is not None else []
+        if section is None:
+            return []
+        return section(self.analysis, self.settings) if section is about else section(self.analysis)
 
     def show(self, name: str) -> None:
         """Display section ``name`` (in a notebook: its Markdown, tables and figures)."""

@@ -15,6 +15,7 @@ import yaml
 
 from jdl.atomic import write_text_atomically
 from jdl.contract import PARAMS_STATUSES, Status
+from jdl.run.settings import write_default_settings
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def demo_params(request: DemoRequest, uploads_dir: str = "data/uploads") -> dict
 
 def write_demo_params(params_root: Path, uploads_dir: str = "data/uploads") -> list[Path]:
     """Write the demo pilot's params files under ``params_root/<month>/<id>.yaml`` (replacing
-    files of the same name; leaving other files alone) and return their paths."""
+    files of the same name; leaving other files alone) and return their paths; also the default
+    settings (``params_root/settings.yaml``, :mod:`jdl.run.settings`) when there are none."""
     written = []
     for request in DEMO_PILOT:
         path = Path(params_root) / request.month / f"{request.id}.yaml"
@@ -78,6 +80,7 @@ def write_demo_params(params_root: Path, uploads_dir: str = "data/uploads") -> l
             demo_params(request, uploads_dir), sort_keys=False, allow_unicode=True)
         write_text_atomically(path, text)
         written.append(path)
+    write_default_settings(params_root)      # the reports' contact and status, unless set already
     return written
 
 
