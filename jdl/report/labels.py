@@ -249,7 +249,7 @@ assert list(MEASURE_LABELS) == [m.column for m in MEASURES]
 MEASURE_COLUMNS = ("Measure", "Treatment group size", "Comparison group size (effective)", "Treatment group",
                    "Comparison group", "Difference", "95% interval", "Significant", "p-value")
 TOO_FEW_REOFFENDERS = "too few re-offenders to report"
-TOO_FEW_WITH_OUTCOME = "too few people with or without the outcome to report"
+TOO_FEW_WITH_OUTCOME = "too few with or without the outcome"
 
 
 def gate_phrase(result) -> str:
