@@ -10,7 +10,8 @@ before it (tests/test_layout.py checks there is no import cycle, between modules
   measures (covariates and outcomes in DuckDB), and the cohort (``build``);
 - ``jdl.stats``: the design matrix, the propensity model and matching, the match plan, balance,
   comparisons, sensitivity, sub-groups, power, disclosure control and the profile;
-- ``jdl.report``: the report's words and method notes (``text``), figures, provenance, and
+- ``jdl.report``: the report's words and method notes (``text``), the human labels of every name
+  its tables show and the results tables built with them (``labels``), figures, provenance, and
   nbconvert export (``publish``, its ``templates``);
 - ``jdl.run``: params files (``requests``), the papermill runner, the safe error channel
   (``errors``), the bulletin and retention;
