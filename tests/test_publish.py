@@ -283,3 +283,49 @@ def test_pdf_pages_show_the_figure(pdf, tmp_path):
         best_blue, best_ink = max(best_blue, blue), max(best_ink, ink if blue > 0.02 else 0)
     assert best_blue > 0.03, "no page shows the blue figure"
     assert best_ink > 0.03
+
+
+def test_the_document_title_is_the_first_level_1_heading_as_the_reader_sees_it():
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from jdl.report.publish import DEFAULT_TITLE, document_title
+    from jdl.words import markdown_text
+
+    hostile = '<iframe src="x"></iframe> & [link](javascript:alert(1)) *Trust*'
+    shown = new_output("display_data", data={"text/markdown": f"# Report on {markdown_text(hostile)}\n\nText"})
+    notebook = new_notebook(cells=[new_markdown_cell("<!-- a comment -->\n## Not a title"),
+                                   new_code_cell("x", outputs=[shown]), new_markdown_cell("# A later heading")])
+    assert document_title(notebook) == f"Report on {hostile}"
+    assert document_title(new_notebook(cells=[new_markdown_cell("## Only level 2")])) == DEFAULT_TITLE
+
+
+def test_the_page_title_is_escaped_and_the_head_names_author_and_subject():
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from jdl.report.publish import AUTHOR, DEFAULT_SUBJECT, ReportHTMLExporter, page_metadata
+
+    notebook = new_notebook(cells=[new_markdown_cell("# Trust \\<script\\> \\& Co")])
+    page, _ = ReportHTMLExporter().from_notebook_node(notebook)
+    assert re.findall(r"<title>(.*?)</title>", page) == ["Trust &lt;script&gt; &amp; Co"]
+    assert page_metadata(page) == {"/Title": "Trust <script> & Co", "/Author": AUTHOR, "/Subject": DEFAULT_SUBJECT}
+    notebook.metadata["jdl"] = {"subject": 'A "quoted" subject'}
+    page, _ = ReportHTMLExporter().from_notebook_node(notebook)
+    assert page_metadata(page)["/Subject"] == 'A "quoted" subject'
+
+
+def test_with_metadata_sets_the_pdf_information_and_keeps_the_pages():
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from jdl.report.publish import with_metadata
+
+    writer = PdfWriter()
+    writer.add_blank_page(595.28, 841.89)
+    writer.add_blank_page(595.28, 841.89)
+    blank = io.BytesIO()
+    writer.write(blank)
+    pdf = with_metadata(blank.getvalue(), {"/Title": "T <1>", "/Author": "Justice Data Lab", "/Subject": "S"})
+    reader = PdfReader(io.BytesIO(pdf))
+    assert (reader.metadata.title, reader.metadata.author, reader.metadata.subject) == ("T <1>", "Justice Data Lab", "S")
+    assert len(reader.pages) == 2
