@@ -142,14 +142,15 @@ def demo_requests():
 
     return (DemoRequest(MONTH, 1, "gateway-mentoring", "mentoring", "2013-10-14"),
             DemoRequest(MONTH, 2, "open-door-arts", "arts", "2013-11-25"),
-            DemoRequest(MONTH, 3, "safe-harbour", "housing", "2013-12-02", status="withdrawn"))
+            DemoRequest(MONTH, 3, "safe-harbour", "accommodation", "2013-12-02", status="withdrawn"))
 
 
 # the request with hostile names: markup, Markdown links, file: URLs and TeX
 HOSTILE_ID = f"{MONTH}-004"
 ORGANISATION = '<iframe src="file:///etc/passwd"></iframe> & <img src=x onerror=alert(1)> Trust'
 PROGRAMME = "[x](javascript:alert(1)) <b onmouseover=alert(1)>bold</b> <script>alert(1)</script> $\\frac{1}{0}$"
-PROGRAMME_TYPE = "<svg onload=alert(1)> *mentoring*"
+# the programme type is from a controlled list (jdl.run.requests.PROGRAMME_TYPES), so markup cannot get in
+PROGRAMME_TYPE = "family"  # not a type another request of the month has (so nothing new is pooled)
 
 # the crafted cases, by their number in tests/test_report_cases.py: the upload and the options
 CASES = {1: ("ninety", {}), 2: ("seventy", {}), 3: ("ninety", {"method": "nearest", "ratio": 2, "caliper": 0.1})}

@@ -10,6 +10,7 @@ run for the four reports), so the bulletin reads real scrapbook outputs. Two pub
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from jdl.run import bulletin
 from jdl import words
 from jdl.run.bulletin import Bulletin, collect, forest_plot, results_table
+from jdl.run import requests
 from jdl.run.requests import SCRAPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +183,7 @@ def test_requests_frame_has_one_row_per_request_with_its_status(march):
         "2014-02-001": "significant reduction", "2014-02-002": "", "2014-03-001": "inconclusive",
         "2014-03-002": "significant increase", "2014-03-003": "not processed", "2014-03-004": "",
         "2014-03-005": "", "2014-03-006": ""}
+    assert requests["reason"].fillna("").tolist() == [""] * 4 + ["fewer than 60 people could be analysed"] + [""] * 3
     footprints = requests.set_index("id").loc["2014-03-001"]
     assert footprints[["month", "organisation", "programme", "programme_type"]].tolist() == [
         "2014-03", "Footprints", "Gateway Mentoring", "mentoring"]
@@ -208,7 +211,8 @@ def test_first_month_ignores_the_second(february):
     assert february.tally == {"significant reduction": 1, "significant increase": 0, "inconclusive": 0}
     assert february.findings == [
         ("Family Man run by Safe Ground: significant reduction; the re-offending rate was 22% against 30% for "
-         "the comparison group (difference -8 percentage points, 95% interval -13 to -3).")]
+         "the comparison group (difference -8 percentage points, 95% interval -13 to -3)."),
+        "Pathways run by Open Doors: withdrawn by the organisation that sent it."]
     assert february.headline == (
         "To date, the Justice Data Lab has received 2 requests for re-offending information, including 1 report "
         "which has been published (1 this month). Of the rest, 1 was withdrawn by the organisation that sent it.")
@@ -221,8 +225,52 @@ def test_findings_of_this_month_one_line_each(march):
          "comparison group (difference -3 percentage points, 95% interval -9 to 3)."),
         ("Stage Two run by Prison Arts Trust: significant increase; the re-offending rate was 41% against 36% for "
          "the comparison group (difference 5 percentage points, 95% interval 1 to 9)."),
-        "Housing Advice run by Second Chance: not processed; the minimum criteria were not met.",
+        # the reason is the report's own (its 'reason' scrap, the lab's words), never a generic phrase
+        "Housing Advice run by Second Chance: not processed because fewer than 60 people could be analysed.",
+        "Job Club run by New Leaf: in progress; its report is not finished yet.",
+        "Peer Support run by Bridge Works: failed; the analysis stopped with an error and will be run again.",
+        "Family Links run by Hope Street: in progress; its report is not finished yet.",
     ]
+
+
+def test_a_not_processed_finding_without_a_reason_says_the_criteria_were_not_met():
+    row = {"id": "x", "organisation": "O", "programme": "P", "status": "not processed", "reason": None}
+    assert made_up({}).finding(row) == "P run by O: not processed; the minimum criteria were not met."
+    row["reason"] = "fewer than 60 people were submitted (48)."
+    assert made_up({}).finding(row) == "P run by O: not processed because fewer than 60 people were submitted (48)."
+
+
+@pytest.mark.parametrize("published, upcoming", [
+    ("2026-12-05", "2027-01-28"),     # December: the last Thursday of the next year's January
+    ("2014-03-31", "2014-04-24"),
+    ("2014-04-01", "2014-05-29"),     # May 2014 ends on a Saturday
+    ("2015-09-10", "2015-10-29"),
+    ("2016-06-15", "2016-07-28"),     # July 2016 ends on a Sunday
+    ("2016-02-01", "2016-03-31"),     # March 2016 ends on a Thursday
+])
+def test_next_release_is_the_last_thursday_of_the_next_month(published, upcoming):
+    assert bulletin.release_dates(published) == (dt.date.fromisoformat(published), dt.date.fromisoformat(upcoming))
+    assert bulletin.next_release(dt.date.fromisoformat(published)).weekday() == 3
+
+
+def test_release_line_states_both_dates_and_defaults_to_the_run_date(monkeypatch):
+    assert bulletin.release_markdown("2014-04-10") == (
+        r"Published 10 April 2014\. Next release\: 29 May 2014 \(bulletins are published on the last Thursday "
+        r"of each month\)\.")
+
+    class Today(dt.date):
+        @classmethod
+        def today(cls):
+            return cls(2026, 12, 5)
+
+    monkeypatch.setattr(bulletin.dt, "date", Today)
+    assert bulletin.release_dates("") == (Today(2026, 12, 5), dt.date(2027, 1, 28))
+    assert bulletin.release_dates(None)[0] == dt.date(2026, 12, 5)
+
+
+def test_release_dates_refuse_what_is_not_a_date():
+    with pytest.raises(ValueError):
+        bulletin.release_dates("last Thursday")
 
 
 def test_headline_paragraph(march):
@@ -568,7 +616,7 @@ def test_headline_thousands_and_singulars():
     assert made_up({}).headline == ("To date, the Justice Data Lab has received no requests for re-offending "
                                     "information.")
     assert made_up({}).tally_sentence == "No results have been published yet."
-    assert bulletin.findings_markdown(made_up({})) == "No reports were completed in March 2014."
+    assert bulletin.findings_markdown(made_up({})) == "No requests are listed for March 2014."
 
 
 def test_finding_singular_point_and_markdown_escaping():
@@ -579,6 +627,45 @@ def test_finding_singular_point_and_markdown_escaping():
     assert line == ("1. Start run by A_B *Trust*: inconclusive; the re-offending rate was 31% against 30% for the "
                     "comparison group (difference 1 percentage point, 95% interval -4 to 6).")
     assert words.markdown_text(line).startswith(r"1\. Start run by A\_B \*Trust\*\: inconclusive\;")
+
+
+# ---------------------------------------------------------------- programme types
+
+
+def programme_params(folder: Path, programme_type) -> Path:
+    path = folder / "2014-03-001.yaml"
+    path.write_text(yaml.safe_dump({"id": "2014-03-001", "organisation": "O", "programme": "P",
+                                    "programme_type": programme_type, "date_received": "2014-01-15",
+                                    "upload": "data/uploads/u.csv"}), encoding="utf-8")
+    return path
+
+
+def test_programme_types_come_from_the_documented_controlled_list(tmp_path):
+    assert requests.PROGRAMME_TYPES == (
+        "accommodation", "arts", "behaviour programme", "education", "education and employment", "employment",
+        "family", "mentoring", "mentoring and support", "restorative justice", "sport", "substance misuse", "other")
+    readme = (ROOT / "params" / "README.md").read_text(encoding="utf-8")
+    assert all(f"| `{name}` |" in readme for name in requests.PROGRAMME_TYPES)
+    for name in requests.PROGRAMME_TYPES:
+        assert requests.load_request(programme_params(tmp_path, name), confine=False).programme_type == name
+
+
+@pytest.mark.parametrize("value", ["housing", "Mentoring", "<svg onload=alert(1)> *mentoring*", 7])
+def test_any_other_programme_type_is_refused_naming_file_field_and_the_list(tmp_path, value):
+    path = programme_params(tmp_path, value)
+    with pytest.raises(requests.ParamsError) as error:
+        requests.load_request(path, confine=False)
+    assert str(error.value) == (
+        f"{path}: field 'programme_type' must be one of accommodation, arts, behaviour programme, education, "
+        "education and employment, employment, family, mentoring, mentoring and support, restorative justice, "
+        "sport, substance misuse, other")
+
+
+def test_every_committed_params_file_is_valid():
+    months = bulletin.month_folders(ROOT / "params")
+    assert months == ["2014-01", "2014-02", "2014-03"]
+    loaded = [r for month in months for r in requests.load_month(ROOT / "params" / month, confine=False)]
+    assert len(loaded) == 8 and {r.programme_type for r in loaded} <= set(requests.PROGRAMME_TYPES)
 
 
 # ---------------------------------------------------------------- statuses from the files
@@ -638,24 +725,29 @@ def test_template_is_committed_without_outputs():
 
 @pytest.mark.slow
 def test_build_summary_end_to_end(project, march):
-    notebook_path = bulletin.build_summary("2014-03", project / "params", project / "outputs", publish=False)
+    notebook_path = bulletin.build_summary("2014-03", project / "params", project / "outputs", publish=False,
+                                           publication_date="2014-04-10")
     assert notebook_path == (project / "outputs" / "2014-03" / "summary.ipynb").resolve()
     assert sorted(p.name for p in notebook_path.parent.iterdir() if p.is_file()) == ["run.json", "summary.ipynb"]
     notebook = nbformat.read(notebook_path, as_version=4)
     markdown = [output["data"]["text/markdown"] for cell in notebook.cells if cell.cell_type == "code"
                 for output in cell.outputs if "text/markdown" in output.get("data", {})]
     assert markdown[0] == r"# Justice Data Lab statistics\: March 2014"
+    assert markdown[1] == bulletin.release_markdown("2014-04-10")      # publication and next release dates
+    # the running tally is a main finding, right after the headline (never stranded on a page of its own)
+    assert markdown[3:5] == [words.markdown_text(march.headline), words.markdown_text(march.tally_sentence)]
     assert words.markdown_text(march.headline) in markdown
     assert bulletin.markdown_list(march.findings) in markdown
     assert words.markdown_text(march.tally_sentence) in markdown
-    # the evidence library: after the forest plot, before the tally, with its own plot
-    headings = [text for text in markdown if text.startswith("#")]
-    assert headings == [r"# Justice Data Lab statistics\: March 2014", "## Main findings to date",
-                        "## Reports published in March 2014", "## All published results to date",
+    # the evidence library: after the forest plot, with its own plot
+    headings = [text.split("\n")[0] for text in markdown if text.startswith("#")]
+    assert headings[-1] == "## Provenance"                   # what built it, and when
+    assert "| jdl | version " in markdown[-1] and "| Run at (UTC) | " in markdown[-1]
+    assert headings[:-1] == [r"# Justice Data Lab statistics\: March 2014", "## Main findings to date",
+                        "## Requests in March 2014", "## All published results to date",
                         "## Forest plot of published results", "## Evidence library by programme type",
                         "### Pooled figures by programme type (descriptive)",
-                        "### Forest plot of the evidence library", "### Notes on the evidence library",
-                        "## Running tally"]
+                        "### Forest plot of the evidence library", "### Notes on the evidence library"]
     assert words.markdown_text(bulletin.LIBRARY_INTRO) in markdown
     assert words.markdown_text(bulletin.POOLED_INTRO) in markdown
     assert bulletin.markdown_list(bulletin.library_sentences(march)) in markdown
@@ -690,7 +782,7 @@ def test_build_summary_publishes_and_never_leaves_a_half_written_file(tmp_path, 
     monkeypatch.setattr(jdl.report.publish, "publish", lambda nb, out: published.append((nb, out)) or (None, None))
     path = bulletin.build_summary("2014-03", tmp_path / "params", tmp_path / "outputs")
     assert calls == [{"month": "2014-03", "params_root": str(tmp_path / "params"),
-                      "outputs_root": str(tmp_path / "outputs")}]
+                      "outputs_root": str(tmp_path / "outputs"), "publication_date": ""}]
     assert published == [(path, tmp_path / "outputs" / "2014-03")]
 
     def crash(template, output, **kwargs):

@@ -22,7 +22,7 @@ from jdl.cli import main
 from jdl.report.publish import CONTENT_SECURITY_POLICY, active_content
 from jdl.run.requests import load_request
 from jdl.run.runner import execute_request
-from session_data import HOSTILE_ID, ORGANISATION, PROGRAMME, PROGRAMME_TYPE
+from session_data import HOSTILE_ID, ORGANISATION, PROGRAMME
 from test_inert import Tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,6 @@ def test_published_pages_show_the_names_as_text_and_hold_nothing_active(project)
                 assert attributes.get("href", "#").startswith("#"), html_path
         assert ORGANISATION in page.words, html_path
         assert " ".join(PROGRAMME.split()) in page.words, html_path
-    assert PROGRAMME_TYPE in Page((project["month"] / "summary.html").read_text()).words
 
 
 def test_pdfs_show_the_names_as_text_and_never_the_servers_files(project):

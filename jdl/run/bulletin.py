@@ -30,6 +30,7 @@ words and tables print them through :mod:`jdl.words` (whole per cent, whole perc
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import json
@@ -54,7 +55,7 @@ HEADLINE_MEASURE = next(m for m in MEASURES if m.column == "reoffended")
 REDUCTION, INCREASE, INCONCLUSIVE = HEADLINE_VERDICTS
 
 # The columns of Bulletin.requests, in order.
-COLUMNS = ("month", "id", "organisation", "programme", "programme_type", "status", "verdict", "n_treated",
+COLUMNS = ("month", "id", "organisation", "programme", "programme_type", "status", "verdict", "reason", "n_treated",
            "n_comparison", "treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value",
            "standard_error")
 COUNT_COLUMNS = ("n_treated", "n_comparison")
@@ -63,6 +64,9 @@ NUMBER_COLUMNS = ("treated_rate", "comparison_rate", "difference", "lower", "upp
 PUBLISHED_SCRAPS = ("verdict", *COUNT_COLUMNS, *NUMBER_COLUMNS)
 # Scraps a published report may lack (reports made before the scrap existed): NaN when missing.
 OPTIONAL_NUMBER_COLUMNS = ("standard_error",)
+
+# The schedule the bulletin states under its title (next_release): a bulletin a month.
+NEXT_RELEASE_RULE = "bulletins are published on the last Thursday of each month"
 
 # Statuses in the order the bulletin lists them (failed is shown only when there are some).
 COUNT_ORDER = (Status.RECEIVED, Status.PUBLISHED, Status.NOT_PROCESSED, Status.WITHDRAWN, Status.FAILED,
@@ -119,6 +123,39 @@ def month_label(month: str) -> str:
         return month
 
 
+def last_thursday(year: int, month: int) -> dt.date:
+    """The last Thursday of ``month`` of ``year``."""
+    last = dt.date(year, month, calendar.monthrange(year, month)[1])
+    return last - dt.timedelta(days=(last.weekday() - calendar.THURSDAY) % 7)
+
+
+def next_release(published: dt.date) -> dt.date:
+    """The next bulletin's scheduled date (:data:`NEXT_RELEASE_RULE`): the last Thursday of the
+    calendar month after the one ``published`` falls in."""
+    year, month = (published.year + 1, 1) if published.month == 12 else (published.year, published.month + 1)
+    return last_thursday(year, month)
+
+
+def release_dates(published: dt.date | str | None = None) -> tuple[dt.date, dt.date]:
+    """(publication date, next release date): ``published`` (a date or an ISO date string; empty or
+    None: today, the run date) and :func:`next_release` of it."""
+    if not published:
+        published = dt.date.today()
+    elif isinstance(published, str):
+        published = dt.date.fromisoformat(published)
+    return published, next_release(published)
+
+
+def release_markdown(published: dt.date | str | None = None) -> str:
+    """The line under the bulletin's title: "Published 5 December 2026. Next release: 28 January
+    2027 (the last Thursday of each month)"."""
+    from jdl.report.about import long_date
+
+    published, upcoming = release_dates(published)
+    return words.markdown_text(f"Published {long_date(published)}. Next release: {long_date(upcoming)} "
+                               f"({NEXT_RELEASE_RULE}).")
+
+
 # ---------------------------------------------------------------- collecting
 
 
@@ -159,6 +196,7 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
     row["status"] = scraps.status
     if scraps.status == Status.NOT_PROCESSED:
         row["verdict"] = Verdict.NOT_PROCESSED
+        row["reason"] = scraps.reason      # the lab's own words (the report's letter gives them too)
         return row
     missing = [name for name in PUBLISHED_SCRAPS if getattr(scraps, name) is None]
     if missing:
@@ -338,14 +376,25 @@ class Bulletin:
         return " ".join(sentences)
 
     def finding(self, row) -> str:
-        """One line for a published or not-processed request (a row of :attr:`requests`), e.g.
-        "Gateway Mentoring run by Footprints: inconclusive; the re-offending rate was 24% against 27%
-        for the comparison group (difference -3 percentage points, 95% interval -9 to 3)."."""
+        """One line for a request (a row of :attr:`requests`), e.g. "Gateway Mentoring run by
+        Footprints: inconclusive; the re-offending rate was 24% against 27% for the comparison group
+        (difference -3 percentage points, 95% interval -9 to 3)."; a request not processed gives the
+        reason its report gave (the lab's words), a failed, withdrawn or in-progress one says so."""
         label = _label(row["organisation"], row["programme"])
-        if row["status"] == Status.NOT_PROCESSED:
+        status = row["status"]
+        if status == Status.NOT_PROCESSED:
+            reason = row.get("reason")
+            if isinstance(reason, str) and reason.strip():
+                return f"{label}: not processed because {reason.strip().rstrip('.')}."
             return f"{label}: not processed; the minimum criteria were not met."
-        if row["status"] != Status.PUBLISHED:
-            raise ValueError(f"request {row['id']} is {row['status']}: it has no finding")
+        if status == Status.FAILED:
+            return f"{label}: failed; the analysis stopped with an error and will be run again."
+        if status == Status.WITHDRAWN:
+            return f"{label}: withdrawn by the organisation that sent it."
+        if status == Status.IN_PROGRESS:
+            return f"{label}: in progress; its report is not finished yet."
+        if status != Status.PUBLISHED:
+            raise ValueError(f"request {row['id']} is {status}: it has no finding")
         return (f"{label}: {row['verdict']}; the re-offending rate was {words.percent(row['treated_rate'])} "
                 f"against {words.percent(row['comparison_rate'])} for the comparison group (difference "
                 f"{words.difference(HEADLINE_MEASURE, row['difference'])}, 95% interval "
@@ -353,10 +402,8 @@ class Bulletin:
 
     @property
     def findings(self) -> list[str]:
-        """This month's published and not-processed requests, one line each (see :meth:`finding`),
-        in id order."""
-        rows = self.this_month[self.this_month["status"].isin([Status.PUBLISHED, Status.NOT_PROCESSED])]
-        return [self.finding(row) for _, row in rows.iterrows()]
+        """This month's requests, one line each (see :meth:`finding`), in id order."""
+        return [self.finding(row) for _, row in self.this_month.iterrows()]
 
     @property
     def tally_sentence(self) -> str:
@@ -390,7 +437,7 @@ def findings_markdown(bulletin: Bulletin) -> str:
     """This month's findings as a Markdown bullet list (or a sentence saying there are none)."""
     lines = bulletin.findings
     if not lines:
-        return f"No reports were completed in {words.markdown_text(bulletin.month_label)}."
+        return f"No requests are listed for {words.markdown_text(bulletin.month_label)}."
     return markdown_list(lines)
 
 
@@ -843,12 +890,15 @@ def library_forest_plot(bulletin: Bulletin):
 
 
 def build_summary(month: str, params_root: str | Path = "params", outputs_root: str | Path = "outputs",
-                  publish: bool = True, template: str | Path | None = None) -> Path:
+                  publish: bool = True, template: str | Path | None = None,
+                  publication_date: dt.date | str | None = None) -> Path:
     """Execute the summary notebook ``template`` (default: the one installed with jdl,
     :func:`jdl.paths.installed_notebook`) for ``month`` with papermill into
     ``<outputs_root>/<month>/summary.ipynb`` (written to a temporary file beside it and renamed, so
     a crash never leaves a half-written file) and, when ``publish``, write ``summary.html`` and
-    ``summary.pdf`` beside it with :func:`jdl.report.publish.publish`. Returns the executed notebook's path.
+    ``summary.pdf`` beside it with :func:`jdl.report.publish.publish`. ``publication_date`` (a date or
+    ISO string) is the date the bulletin states it was published (default: the run date; the next
+    release date follows from it, :func:`next_release`). Returns the executed notebook's path.
 
     Raises :class:`jdl.run.requests.ParamsError` when ``month`` has no params folder, and papermill's
     PapermillExecutionError when the notebook fails (then no summary.ipynb is written)."""
@@ -861,6 +911,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
     params_root, outputs_root = Path(params_root).resolve(), Path(outputs_root).resolve()
     if not (params_root / month).is_dir():
         raise ParamsError(f"{params_root / month}: no such params folder")
+    release_dates(publication_date)  # a publication date that is not a date fails here, not in the notebook
     out_dir = outputs_root / month
     notebook = out_dir / SUMMARY_NAME
     with contextlib.ExitStack() as held:
@@ -870,7 +921,8 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
             papermill.execute_notebook(str(template), str(temp), cwd=str(out_dir), progress_bar=False,
                                        kernel_manager_class=PrivateKernelManager,
                                        parameters={"month": month, "params_root": str(params_root),
-                                                   "outputs_root": str(outputs_root)})
+                                                   "outputs_root": str(outputs_root),
+                                                   "publication_date": str(publication_date or "")})
     if publish:
         from jdl.report.publish import publish as publish_notebook
 

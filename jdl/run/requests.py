@@ -9,7 +9,7 @@ and ``upload`` are required)::
     id: 2014-03-001                  # request id: letters, digits, "-" and "_" (also the folder name)
     organisation: Safe Ground
     programme: Family Man
-    programme_type: education        # for the evidence library (default "other")
+    programme_type: education        # one of PROGRAMME_TYPES, for the evidence library (default "other")
     date_received: 2014-01-15
     upload: data/uploads/family-man.xlsx   # relative to the project root (the params folder's parent's parent)
     setting: custody                 # custody or community (default: taken from the upload)
@@ -29,6 +29,8 @@ names the file and the field):
   separator, private-use or surrogate character (:func:`check_text`); whatever else they hold is
   shown as text wherever it is published (:func:`jdl.words.markdown_text`, HTML-escaped tables);
 - ``options`` values have their documented types and ranges (:data:`OPTION_RULES`);
+- ``programme_type`` is one of the controlled list :data:`PROGRAMME_TYPES` (exactly as written
+  there), so that the bulletin's evidence library groups like with like;
 - the upload, after symlinks are resolved, lies inside the uploads folder (default
   ``<root>/data/uploads``, :data:`DEFAULT_UPLOADS`): a params file cannot make the lab read
   anything else (``/etc/passwd``, another organisation's folder, a symlink out).
@@ -66,6 +68,11 @@ OPTION_RULES = {
     "exact": "a list of up to 10 column names (lower-case letters, digits and _)",
 }
 _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# The controlled list of programme types (params/README.md): the Justice Data Lab's own themes, the
+# two broader themes the demo pilot uses, and "other" (the default: listed, never pooled).
+PROGRAMME_TYPES = ("accommodation", "arts", "behaviour programme", "education", "education and employment",
+                   "employment", "family", "mentoring", "mentoring and support", "restorative justice", "sport",
+                   "substance misuse", "other")
 REQUIRED = ("id", "organisation", "programme", "date_received", "upload")
 OPTIONAL = ("programme_type", "setting", "status", "options")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -256,6 +263,9 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
     if status not in PARAMS_STATUSES:
         raise ParamsError(f"{path}: field 'status' must be one of {', '.join(PARAMS_STATUSES)}")
     status = Status(status)
+    programme_type = _text(path, raw, "programme_type", "other")
+    if programme_type not in PROGRAMME_TYPES:
+        raise ParamsError(f"{path}: field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}")
     options = _check_options(path, raw.get("options"))
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
     uploads_dir = Path(uploads_dir) if uploads_dir is not None else root / DEFAULT_UPLOADS
@@ -268,7 +278,7 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
         raise ParamsError(f"{path}: {error}") from None
     return Request(id=request_id, organisation=_text(path, raw, "organisation"),
                    programme=_text(path, raw, "programme"), date_received=received,
-                   upload=upload, programme_type=_text(path, raw, "programme_type", "other"),
+                   upload=upload, programme_type=programme_type,
                    setting=setting, status=status, options=options, source=path, uploads_dir=uploads_dir)
 
 

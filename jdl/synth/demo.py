@@ -47,7 +47,7 @@ DEMO_PILOT = (
     DemoRequest("2014-02", 2, "open-door-arts", "arts", "2013-11-25"),
     DemoRequest("2014-02", 3, "safe-harbour", "accommodation", "2013-12-02", status=Status.WITHDRAWN),
     DemoRequest("2014-03", 1, "work-ready", "education and employment", "2013-12-09"),
-    DemoRequest("2014-03", 2, "short-sharp-challenge", "discipline", "2013-12-16"),
+    DemoRequest("2014-03", 2, "short-sharp-challenge", "behaviour programme", "2013-12-16"),
     DemoRequest("2014-03", 3, "safe-harbour", "accommodation", "2014-01-06"),
 )
 MONTHS = tuple(sorted({r.month for r in DEMO_PILOT}))
