@@ -11,10 +11,11 @@ before it (tests/test_layout.py checks there is no import cycle, between modules
 - ``jdl.stats``: the design matrix, the propensity model and matching, the match plan, balance,
   comparisons, sensitivity, sub-groups, power, disclosure control and the profile;
 - ``jdl.report``: the report's words and method notes (``text``), the human labels of every name
-  its tables show and the results tables built with them (``labels``), figures, provenance, and
-  nbconvert export (``publish``, its ``templates``);
-- ``jdl.run``: params files (``requests``), the papermill runner, the safe error channel
-  (``errors``), the bulletin and retention;
+  its tables show and the results tables built with them (``labels``), figures, provenance, the
+  "About these statistics" block (``about``), and nbconvert export (``publish``, its ``templates``
+  and house style);
+- ``jdl.run``: params files (``requests``), the lab's settings (``settings``), the papermill
+  runner, the safe error channel (``errors``), the bulletin and retention;
 - ``jdl.synth``: the synthetic national data and uploads (``world``) and the demo month (``demo``).
 
 Shared by all: ``jdl.contract`` (the typed contract between the report, the runner and the
