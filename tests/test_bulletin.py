@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -764,6 +767,56 @@ def test_build_summary_end_to_end(project, march):
     assert len(images) == 2
     scraps = {name: scrap.data for name, scrap in scrapbook.read_notebook(str(notebook_path)).scraps.items()}
     assert scraps == {"month": "2014-03", "counts": march.counts, "tally": march.tally}
+
+
+# A PDF page of the bulletin holds at least this many lines of text (a heading and a two-line
+# sentence stranded on a page of their own hold fewer), unless it is the last page and holds a figure.
+MIN_PAGE_LINES = 6
+
+
+def pdf_pages(path: Path) -> list[tuple[int, int]]:
+    """(lines of text, images) on each page of the PDF ``path`` (pdftotext -layout, pdfimages -list)."""
+    def run(*command) -> str:
+        return subprocess.run([*command], check=True, capture_output=True, text=True).stdout
+
+    pages = int(re.search(r"^Pages:\s+(\d+)", run("pdfinfo", str(path)), re.MULTILINE).group(1))
+    counts = []
+    for page in range(1, pages + 1):
+        text = run("pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-")
+        images = run("pdfimages", "-list", "-f", str(page), "-l", str(page), str(path)).splitlines()[2:]
+        counts.append((sum(1 for line in text.splitlines() if line.strip()), len(images)))
+    return counts
+
+
+def sparse_pages(counts: list[tuple[int, int]]) -> list[int]:
+    """The pages (from 1) holding fewer than MIN_PAGE_LINES lines of text, the last page aside when it
+    holds a figure."""
+    return [page for page, (lines, images) in enumerate(counts, start=1)
+            if lines < MIN_PAGE_LINES and not (page == len(counts) and images)]
+
+
+def test_sparse_pages_rule():
+    assert sparse_pages([(40, 0), (3, 0), (30, 1)]) == [2]
+    assert sparse_pages([(40, 0), (2, 1)]) == []                  # the last page, with a figure
+    assert sparse_pages([(40, 0), (2, 0)]) == [2]                 # the last page, text only
+    assert sparse_pages([(5, 1), (40, 0)]) == [1]                 # a figure only excuses the last page
+    assert sparse_pages([(6, 0)]) == []
+
+
+@pytest.mark.slow
+def test_no_page_of_the_published_bulletin_holds_only_a_few_lines(project, tmp_path):
+    """The bulletin of the fake project, published to PDF: the running tally is among the main
+    findings (never a heading and one sentence on a page of their own), and no page is that sparse."""
+    shutil.copytree(project, tmp_path / "project")
+    root = tmp_path / "project"
+    notebook = bulletin.build_summary("2014-03", root / "params", root / "outputs", publication_date="2014-04-10")
+    counts = pdf_pages(notebook.parent / "summary.pdf")
+    assert len(counts) >= 2 and sparse_pages(counts) == [], counts
+    first_page = subprocess.run(["pdftotext", "-l", "1", str(notebook.parent / "summary.pdf"), "-"], check=True,
+                                capture_output=True, text=True).stdout
+    first_page = " ".join(first_page.split())
+    assert "Published 10 April 2014. Next release: 29 May 2014" in first_page
+    assert "Of the 3 results published to date" in first_page
 
 
 @pytest.mark.slow

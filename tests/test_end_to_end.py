@@ -149,6 +149,15 @@ def test_the_bulletin_lists_the_month(project):
     assert "Mentoring: one result: not pooled" in text and "These figures are descriptive" in text
 
 
+def test_no_page_of_the_bulletin_holds_only_a_few_lines(project):
+    """No page of the demo bulletin's PDF is nearly empty (e.g. a heading and a two-line tally), the
+    last page aside when it holds a figure (tests/test_bulletin.py: pdf_pages, sparse_pages)."""
+    from test_bulletin import pdf_pages, sparse_pages
+
+    counts = pdf_pages(project.out / "summary.pdf")
+    assert sparse_pages(counts) == [], counts
+
+
 def test_template_notebooks_are_committed_without_outputs():
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         notebook = nbformat.read(path, as_version=4)
