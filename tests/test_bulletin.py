@@ -651,6 +651,11 @@ def test_programme_types_come_from_the_documented_controlled_list(tmp_path):
     assert all(f"| `{name}` |" in readme for name in requests.PROGRAMME_TYPES)
     for name in requests.PROGRAMME_TYPES:
         assert requests.load_request(programme_params(tmp_path, name), confine=False).programme_type == name
+    assert bulletin.TYPES_NOTE == (        # the evidence library's note names the list
+        "Each request gives its programme's type from the lab's list of types (accommodation, arts, behaviour "
+        "programme, education, education and employment, employment, family, mentoring, mentoring and support, "
+        "restorative justice, sport, substance misuse, other). Results of type \"other\" are listed but never "
+        "pooled, since those programmes share nothing but not fitting the list.")
 
 
 @pytest.mark.parametrize("value", ["housing", "Mentoring", "<svg onload=alert(1)> *mentoring*", 7])

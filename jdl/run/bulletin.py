@@ -46,7 +46,7 @@ import pandas as pd
 from jdl import words
 from jdl.cohort.measures import MEASURES
 from jdl.contract import HEADLINE_VERDICTS, ScrapError, Status, Verdict, read_report
-from jdl.run.requests import REPORT_NOTEBOOK, RUN_JSON, ParamsError, load_month
+from jdl.run.requests import PROGRAMME_TYPES, REPORT_NOTEBOOK, RUN_JSON, ParamsError, load_month
 
 
 SUMMARY_NAME = "summary.ipynb"
@@ -584,8 +584,9 @@ METHOD_NOTE = (
     "distribution. I² is (Q - (k - 1)) / Q, set to zero when negative, where Q is Cochran's heterogeneity "
     "statistic and k the number of results pooled.")
 TYPES_NOTE = (
-    "Programme types are those the requests gave. Results whose request gave no type (\"other\") are listed "
-    "but never pooled, since those programmes share nothing but the lack of a type.")
+    f"Each request gives its programme's type from the lab's list of types ({', '.join(PROGRAMME_TYPES)}). "
+    "Results of type \"other\" are listed but never pooled, "
+    "since those programmes share nothing but not fitting the list.")
 
 
 def _type_order(programme_type: str) -> tuple:
