@@ -309,6 +309,16 @@ def test_results_table_strings(march):
     ]
 
 
+def test_tables_left_align_their_columns_of_words_as_the_reports_do(march):
+    html = bulletin.table_style(results_table(march), "results").to_html()
+    heads = dict(re.findall(r'<th id="T_results_level0_col(\d+)" class="col_heading level0 col\d+" >([^<]*)</th>', html))
+    left = re.findall(r"#T_results th.col_heading.col(\d+) \{\n  text-align: left;\n\}\n#T_results td.col\1 "
+                      r"\{\n  text-align: left;\n\}", html)
+    assert [heads[i] for i in left] == ["Month", "Organisation", "Programme", "Verdict"]
+    counts = bulletin.table_style(march.counts_table(), "counts").to_html()
+    assert re.findall(r"#T_counts (\S+) \{\n  text-align: left;", counts) == ["th.col_heading.col0", "td.col0"]
+
+
 def test_forest_plot_one_row_per_published_result_and_a_line_at_zero(march):
     figure = forest_plot(march)
     (axes,) = figure.axes

@@ -35,6 +35,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import re
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -428,9 +429,27 @@ def table_style(frame: pd.DataFrame, name: str):
     """``frame`` (a table of the bulletin) as the pandas Styler the notebook displays: every cell
     and column heading HTML-escaped (organisations' and programmes' names come from params files
     and must show as text, never as markup), no index, and the fixed table id ``name`` (a Styler's
-    id is random by default, which would make two runs of the same bulletin differ)."""
+    id is random by default, which would make two runs of the same bulletin differ).
+
+    House style (the reports' report.css, whose row labels and cells of text are left-aligned): a
+    column of words (every non-empty cell holds a word of three letters or more: names, months,
+    verdicts, notes; never numbers or intervals) is left-aligned, heading and cells, by the table's
+    own style rules (keyed by column position, never by its text); numbers stay right-aligned.
+    (Long cells of text also get report.css's ``jdl-text`` class when the page is printed.)"""
+    text = [i for i, column in enumerate(frame.columns) if _is_text_column(frame[column])]
+    rules = [{"selector": f"{cell}.col{i}", "props": "text-align: left;"} for i in text
+             for cell in ("th.col_heading", "td")]
     return (frame.style.format(escape="html").format_index(escape="html", axis=1)
-            .hide(axis="index").set_uuid(name))
+            .hide(axis="index").set_uuid(name).set_table_styles(rules))
+
+
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def _is_text_column(values: pd.Series) -> bool:
+    """Whether every non-empty cell of ``values`` holds a word (see :func:`table_style`)."""
+    cells = [str(v) for v in values if pd.notna(v) and str(v).strip()]
+    return bool(cells) and all(_WORD.search(cell) for cell in cells)
 
 
 def findings_markdown(bulletin: Bulletin) -> str:
