@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -15,19 +16,35 @@ SHARED = ("synthetic_world", "report_month")
 
 def pytest_collection_modifyitems(items):
     """A test that uses the session's synthetic world or report month is slow (`make test-fast`
-    leaves it out). Modules are run in their order, but those using the shared session data
-    first, then the others that hold slow tests: with pytest-xdist (`--dist loadscope`, each
-    module on one worker) the long modules start early instead of leaving one worker running
-    alone at the end."""
-    shared, slow = set(), set()
+    leaves it out).
+
+    Modules are reordered (the tests of each kept in their order) so that, with pytest-xdist
+    (`--dist loadscope --no-loadscope-reorder`: each module on one worker, modules handed out in
+    this order), the long ones start early and no worker waits long for the report month:
+    first the modules that use the synthetic world only and the first module that uses the
+    report month (which builds it), then the other modules holding slow tests, most slow tests
+    first, then the other modules that read the report month (built by then), then the rest."""
+    uses = {}
+    slow = Counter()
     for item in items:
         module = item.nodeid.split("::")[0]
-        if set(SHARED) & set(getattr(item, "fixturenames", ())):
+        shared = set(SHARED) & set(getattr(item, "fixturenames", ()))
+        if shared:
             item.add_marker(pytest.mark.slow)
-            shared.add(module)
+        uses.setdefault(module, set()).update(shared)
         if item.get_closest_marker("slow"):
-            slow.add(module)
-    items.sort(key=lambda item: (item.nodeid.split("::")[0] not in shared, item.nodeid.split("::")[0] not in slow))
+            slow[module] += 1
+    month_modules = [module for module, used in uses.items() if "report_month" in used]
+
+    def order(item):
+        module = item.nodeid.split("::")[0]
+        if module in month_modules[:1] or uses[module] == {"synthetic_world"}:
+            return (0, 0)
+        if module in month_modules:
+            return (2, 0)
+        return (1, -slow[module]) if slow[module] else (3, 0)
+
+    items.sort(key=order)
 
 
 @pytest.fixture
