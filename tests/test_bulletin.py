@@ -26,6 +26,7 @@ import scrapbook
 import seaborn as sns
 import yaml
 from click.testing import CliRunner
+from fs_helpers import write_request
 from nbformat.v4 import new_code_cell, new_notebook
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
@@ -693,12 +694,8 @@ def test_status_rules_without_run_json(tmp_path):
     """No run.json: a received request without a report is in progress; a report whose scraps break
     the contract (here: never executed, so no scraps at all) counts as failed, with a warning naming
     the file and the scraps."""
-    params = tmp_path / "params" / "2014-04"
-    params.mkdir(parents=True)
     for request_id in ("a", "b"):
-        (params / f"{request_id}.yaml").write_text(yaml.safe_dump(
-            {"id": request_id, "organisation": "O", "programme": "P", "date_received": "2014-04-01",
-             "upload": "data/uploads/u.csv"}))
+        write_request(tmp_path / "params" / "2014-04", request_id, "2014-04-01")
     report = tmp_path / "outputs" / "2014-04" / "b" / "report.ipynb"
     report.parent.mkdir(parents=True)
     nbformat.write(new_notebook(cells=[new_code_cell(GLUE)], metadata=KERNELSPEC), report)

@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-import yaml
 from click.testing import CliRunner
+from fs_helpers import write_request
 from nbformat.v4 import new_code_cell, new_notebook
 
 import jdl.run.runner
@@ -280,12 +280,8 @@ def test_a_notebook_stopped_by_an_exception_states_no_scraps(reports, tmp_path):
 
 @pytest.mark.slow
 def test_the_bulletin_counts_a_broken_report_as_failed(reports, tmp_path):
-    month = tmp_path / "params" / "2014-03"
-    month.mkdir(parents=True)
     for request_id in ("a", "b"):
-        (month / f"{request_id}.yaml").write_text(yaml.safe_dump(
-            {"id": request_id, "organisation": "O", "programme": "P", "date_received": "2014-01-15",
-             "upload": "data/uploads/u.csv"}))
+        write_request(tmp_path / "params" / "2014-03", request_id, "2014-01-15")
         (tmp_path / "outputs" / "2014-03" / request_id).mkdir(parents=True)
     shutil.copy(reports["published"], tmp_path / "outputs" / "2014-03" / "a" / "report.ipynb")
     broken = tmp_path / "outputs" / "2014-03" / "b" / "report.ipynb"
