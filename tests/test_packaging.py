@@ -127,3 +127,12 @@ def test_an_installed_wheel_runs_the_reports_from_an_empty_folder(tmp_path):
     assert (month / "summary.html").is_file() and (month / "summary.pdf").is_file()
     bulletin = nbformat.read(str(month / "summary.ipynb"), as_version=4)
     assert bulletin.metadata.papermill.input_path == str(site / "jdl" / "notebooks" / SUMMARY_TEMPLATE)
+
+
+def test_importing_nbformat_does_not_compile_the_iri_grammars():
+    """Every report kernel imports scrapbook, so papermill, nbformat and jsonschema: jsonschema 4.25
+    and later import rfc3987-syntax, whose ~38 Earley grammars take over a second to compile in
+    every process. pyproject.toml keeps jsonschema below 4.25 (its IRI checks then need no grammar)."""
+    code = "import sys, scrapbook, nbformat; print(sorted(m for m in sys.modules if m.startswith(('rfc3987', 'lark'))))"
+    found = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert found.strip() == "[]"
