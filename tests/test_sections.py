@@ -55,7 +55,7 @@ def test_a_request_not_processed_gets_the_letter_and_nothing_statistical():
     assert "In this request 40 of the 48 people submitted could be analysed. At that rate, about 60 people" in letter
     assert "from 40% to 35% (a reduction of 5 percentage points) with 80% power" in letter  # the pool's rate
     assert "about 1,471 people would be needed in the treatment group" in letter
-    for name in ("can_say", "per_100", "reoffending_over_time", "measures", "profile", "sub_analyses",
+    for name in ("can_say", "per_100", "intervals", "reoffending_over_time", "measures", "profile", "sub_analyses",
                  "match_quality", "propensity_model", "sensitivity"):
         assert report.parts(name) == []
 
@@ -122,24 +122,40 @@ def _measures(time_gated: bool):
     return results
 
 
-@pytest.mark.parametrize("time_gated", [False, True])
-def test_per_100_draws_the_people_frequency_and_time_figures_but_not_a_gated_measure(time_gated):
+def _figure_titles(parts) -> list[str]:
     from matplotlib.figure import Figure
 
+    return [f.axes[0].get_title() or f._suptitle.get_text() for f in parts if isinstance(f, Figure)]
+
+
+def _markdown_of(parts) -> list[str]:
+    from matplotlib.figure import Figure
+
+    return [p.data for p in parts if not isinstance(p, Figure)]
+
+
+def test_per_100_is_the_key_figure_the_rate_for_100_typical_people():
+    measures = _measures(False)
+    parts = sections.per_100(SimpleNamespace(headline=measures[0].comparison, measures=measures, number_needed=None))
+    assert _figure_titles(parts) == ["For 100 typical people: how many had a proven re-offence within a year"]
+    [markdown] = _markdown_of(parts)
+    assert markdown.startswith("## Measurements per 100 people\n\nFor every 100 people who received the "
+                               "service, 28 committed")
+    assert "71 proven re-offences were committed" in markdown
+
+
+@pytest.mark.parametrize("time_gated", [False, True])
+def test_intervals_draws_the_frequency_and_time_figures_but_not_a_gated_measure(time_gated):
     measures = _measures(time_gated)
-    analysis = SimpleNamespace(headline=measures[0].comparison, measures=measures, number_needed=None)
-    parts = sections.per_100(analysis)
-    figures = [p for p in parts if isinstance(p, Figure)]
-    titles = [f.axes[0].get_title() or f._suptitle.get_text() for f in figures]
-    assert titles == ["For 100 typical people: how many had a proven re-offence within a year",
-                      "Proven re-offences within a year for every 100 people",
-                      "Average days to the first proven re-offence, among people who re-offended"][:3 - time_gated]
-    markdown = [p.data for p in parts if not isinstance(p, Figure)]
-    assert markdown[0].startswith("## Measurements per 100 people\n\nFor every 100 people who received the "
-                                  "service, 28 committed")
-    assert "71 proven re-offences were committed" in markdown[0]
-    assert markdown[1].startswith("## What the intervals tell us")
-    assert ("The average number of days to the first proven re-offence" in markdown[1]) is not time_gated
+    parts = sections.intervals(SimpleNamespace(headline=measures[0].comparison, measures=measures, number_needed=None))
+    assert _figure_titles(parts) == ["Proven re-offences within a year for every 100 people",
+                                     "Average days to the first proven re-offence, among people who re-offended"
+                                     ][:2 - time_gated]
+    intro, said = _markdown_of(parts)
+    assert intro == "## What the intervals tell us\n\nFor both groups, the frequency of proven re-offending" + (
+        "" if time_gated else " and the time to the first proven re-offence") + ", each with its 95% confidence interval."
+    assert said.startswith("- ")
+    assert ("The average number of days to the first proven re-offence" in said) is not time_gated
 
 
 def test_reoffending_over_time_draws_the_curve_or_says_why_not():

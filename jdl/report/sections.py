@@ -97,28 +97,37 @@ def can_say(analysis) -> list:
 
 
 def per_100(analysis) -> list:
-    """The rate and frequency per 100 people in words and figures ("For 100 typical people", the
-    frequency and the time to the first re-offence, each with its interval; a gated measure is
-    neither said nor drawn), and what the intervals tell us."""
+    """The key figure, on page 1: the rate and frequency per 100 people in words and the rate as
+    "For 100 typical people" (100 person icons a group, with its interval)."""
     headline = analysis.headline
-    frequency, time = analysis.measures[1].comparison, analysis.measures[2].comparison
+    frequency = analysis.measures[1].comparison
     lines = [words.per_100_sentence(headline.treated_mean, headline.comparison_mean)]
     if frequency is not None:
         lines.append(words.per_100_frequency_sentence(frequency.treated_mean, frequency.comparison_mean))
-    shown = [figures.per_100_figure(headline)]
+    return [_markdown("## Measurements per 100 people\n\n" + "\n\n".join(lines)), figures.per_100_figure(headline)]
+
+
+def intervals(analysis) -> list:
+    """The frequency and the time to the first re-offence drawn with their intervals (a gated
+    measure is neither said nor drawn), what every reported interval tells us, and the number needed."""
+    headline = analysis.headline
+    frequency, time = analysis.measures[1].comparison, analysis.measures[2].comparison
+    shown = []
     if frequency is not None:
         shown.append(figures.frequency_figure(frequency))
     if time is not None:
         shown.append(figures.time_figure(time))
-    intervals = [words.interval_sentence(r.measure, r.comparison) for r in analysis.measures if r.reported]
+    said = [words.interval_sentence(r.measure, r.comparison) for r in analysis.measures if r.reported]
     if analysis.number_needed is not None:
-        intervals.append(words.number_needed_sentence(analysis.number_needed))
+        said.append(words.number_needed_sentence(analysis.number_needed))
         ratio = analysis.match.effective_comparison_size / analysis.match.n_treated_matched
-        intervals.append(power_sentence(
+        said.append(power_sentence(
             headline.comparison_mean, PLANNING_REDUCTION,
             people_needed(headline.comparison_mean, PLANNING_REDUCTION, ratio=ratio), ratio=round(ratio, 1)))
-    return [_markdown("## Measurements per 100 people\n\n" + "\n\n".join(lines)), *shown,
-            _markdown("## What the intervals tell us\n\n" + "\n\n".join(f"- {s}" for s in intervals))]
+    drawn = " and ".join(name for name, measure in (("the frequency of proven re-offending", frequency),
+                                                    ("the time to the first proven re-offence", time)) if measure is not None)
+    intro = f"\n\nFor both groups, {drawn}, each with its 95% confidence interval." if drawn else ""
+    return [_markdown("## What the intervals tell us" + intro), *shown, _markdown("\n".join(f"- {s}" for s in said))]
 
 
 def reoffending_over_time(analysis) -> list:
@@ -246,10 +255,11 @@ def provenance(analysis) -> list:
 
 Section = Callable[[object], list]
 
-# The sections of a processed request, in the report's order.
+# The sections of a processed request, in the report's order: page 1 holds the title, the headline
+# paragraph and the key figure (the rate for 100 typical people).
 PROCESSED: dict[str, Section] = {
-    "title": title, "summary": summary, "about": about, "can_say": can_say, "per_100": per_100,
-    "reoffending_over_time": reoffending_over_time, "attrition": attrition,
+    "title": title, "summary": summary, "per_100": per_100, "about": about, "can_say": can_say,
+    "intervals": intervals, "reoffending_over_time": reoffending_over_time, "attrition": attrition,
     "measures": measures, "profile": profile, "sub_analyses": sub_analyses, "match_quality": match_quality,
     "propensity_model": propensity_model, "sensitivity": sensitivity, "method_notes": method_notes,
     "provenance": provenance,
