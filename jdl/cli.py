@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -373,20 +374,26 @@ def run(ctx: click.Context, month: str, params_root: Path, outputs_dir: Path, na
               default=Path("outputs"), show_default=True, help="The outputs folder (one sub-folder a month).")
 @click.option("--publish/--no-publish", default=True, show_default=True,
               help="Also write summary.html and summary.pdf.")
+@click.option("--publication-date", "publication_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date the bulletin states it is published, YYYY-MM-DD (default: today); the next "
+                   "release date follows from it.")
 @click.pass_context
-def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Path, publish: bool) -> None:
+def summary(ctx: click.Context, month: str, params_root: Path, outputs_root: Path, publish: bool,
+            publication_date: dt.datetime | None) -> None:
     """Build the summary bulletin of MONTH (e.g. 2014-03, the params files in params/2014-03).
 
     Executes the summary notebook installed with jdl (notebooks/monthly_summary.ipynb) over every
     report to date into OUTPUTS/MONTH/summary.ipynb and, unless --no-publish, publishes
-    summary.html and summary.pdf beside it.
+    summary.html and summary.pdf beside it. The bulletin states it was published on
+    --publication-date (a bulletin prepared ahead of its release day) or today.
     """
     from jdl.run import bulletin
 
     params_root, month = month_folder(ctx, month, params_root)
     if not (params_root / month).is_dir():
         raise click.BadParameter(f"no params folder {params_root / month}", param_hint="MONTH")
-    notebook = bulletin.build_summary(month, params_root, outputs_root, publish=publish)
+    notebook = bulletin.build_summary(month, params_root, outputs_root, publish=publish,
+                                      publication_date=publication_date and publication_date.date())
     click.echo(f"wrote {notebook}")
     if publish:
         for name in ("summary.html", "summary.pdf"):

@@ -872,15 +872,15 @@ def test_cli_summary(tmp_path, monkeypatch):
     (tmp_path / "params" / "2014-03").mkdir(parents=True)
     received = []
 
-    def build(month, params_root, outputs_root, publish=True):
-        received.append((month, params_root, outputs_root, publish))
+    def build(month, params_root, outputs_root, publish=True, publication_date=None):
+        received.append((month, params_root, outputs_root, publish, publication_date))
         return Path(outputs_root) / month / "summary.ipynb"
 
     monkeypatch.setattr(bulletin, "build_summary", build)
     result = CliRunner().invoke(main, ["summary", "2014-03", "--params", str(tmp_path / "params"), "--outputs",
                                        str(tmp_path / "out"), "--no-publish"])
     assert result.exit_code == 0, result.output
-    assert received == [("2014-03", tmp_path / "params", tmp_path / "out", False)]
+    assert received == [("2014-03", tmp_path / "params", tmp_path / "out", False, None)]
     assert str(tmp_path / "out" / "2014-03" / "summary.ipynb") in result.output
     assert "summary.html" not in result.output
 

@@ -104,15 +104,34 @@ def test_jdl_summary_takes_a_name_or_a_folder(tmp_path, monkeypatch, arguments, 
     monkeypatch.chdir(tmp_path)
     received = []
 
-    def build(month, params, outputs, publish=True):
-        received.append((month, params, outputs, publish))
+    def build(month, params, outputs, publish=True, publication_date=None):
+        received.append((month, params, outputs, publish, publication_date))
         return Path(outputs) / month / "summary.ipynb"
 
     monkeypatch.setattr(bulletin, "build_summary", build)
     result = CliRunner().invoke(main, ["summary", *arguments, "--no-publish"])
     assert result.exit_code == 0, result.output
-    assert received == [("2014-03", params_root, Path("outputs"), False)]
+    assert received == [("2014-03", params_root, Path("outputs"), False, None)]
     assert result.output == "wrote outputs/2014-03/summary.ipynb\n"
+
+
+def test_jdl_summary_takes_the_publication_date(tmp_path, monkeypatch):
+    """--publication-date (YYYY-MM-DD) reaches build_summary as a date; a date that is not one is
+    refused, naming the option, before anything is built."""
+    import datetime as dt
+
+    (tmp_path / "params" / "2014-03").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    received = []
+    monkeypatch.setattr(bulletin, "build_summary",
+                        lambda *a, publication_date=None, **k: received.append(publication_date) or tmp_path / "x")
+    result = CliRunner().invoke(main, ["summary", "2014-03", "--publication-date", "2014-04-10", "--no-publish"])
+    assert result.exit_code == 0, result.output
+    assert received == [dt.date(2014, 4, 10)]
+    for bad in ("2014-13-01", "10/04/2014", "<b>"):
+        result = CliRunner().invoke(main, ["summary", "2014-03", "--publication-date", bad])
+        assert result.exit_code == 2 and "Invalid value for '--publication-date'" in result.output, result.output
+    assert received == [dt.date(2014, 4, 10)]
 
 
 def test_jdl_summary_refuses_a_folder_with_params(tmp_path, monkeypatch):
