@@ -35,7 +35,7 @@ from jdl.stats.compare import compare_measures, number_needed
 from jdl.stats.matching import PropensityModelError
 from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
-from jdl.run.requests import check_text, confine_upload
+from jdl.run.requests import PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
 from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
@@ -66,6 +66,8 @@ class Request:
     def __post_init__(self):
         for name in ("request_id", "organisation", "programme", "programme_type", "date_received"):
             check_text(str(getattr(self, name)), name)
+        if self.programme_type not in PROGRAMME_TYPES:      # the template's parameter, as the params file's
+            raise ValueError(PROGRAMME_TYPE_RULE)
 
 
 def _number(x):

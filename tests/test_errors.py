@@ -21,7 +21,8 @@ from papermill.exceptions import PapermillExecutionError
 import jdl.stats.matching as matching
 from jdl.run import errors
 from jdl.run.errors import ELIDED, MAX_MESSAGE, SAFE_MESSAGES, SafeMessage, safe_reason
-from jdl.run.requests import OPTION_RULES, ParamsError, check_text, confine_upload, load_request
+from jdl.analysis import Request
+from jdl.run.requests import OPTION_RULES, PROGRAMME_TYPE_RULE, ParamsError, check_text, confine_upload, load_request
 from jdl.run.runner import describe_error
 
 # Stand-ins for what an upload holds: a name, a date of birth, an id.
@@ -168,6 +169,7 @@ TRIGGERS = [
     ("upload-folder", "ValueError",
      lambda mp, tp: _upload_is_a_folder(tp),
      "field 'upload' must name a regular file, not a folder or a special file"),
+    ("programme-type", "ValueError", lambda mp, tp: lambda: Request(programme_type="<b>mentorin"), PROGRAMME_TYPE_RULE),
     ("text-length", "ValueError", lambda mp, tp: lambda: check_text(NAME * 500, "organisation"),
      "field 'organisation' is 5,000 characters long, over the limit"),
     ("text-short-limit", "ValueError", lambda mp, tp: lambda: check_text(NAME, "programme", limit=5),

@@ -73,6 +73,7 @@ _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PROGRAMME_TYPES = ("accommodation", "arts", "behaviour programme", "education", "education and employment",
                    "employment", "family", "mentoring", "mentoring and support", "restorative justice", "sport",
                    "substance misuse", "other")
+PROGRAMME_TYPE_RULE = f"field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}"
 REQUIRED = ("id", "organisation", "programme", "date_received", "upload")
 OPTIONAL = ("programme_type", "setting", "status", "options")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -265,7 +266,7 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
     status = Status(status)
     programme_type = _text(path, raw, "programme_type", "other")
     if programme_type not in PROGRAMME_TYPES:
-        raise ParamsError(f"{path}: field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}")
+        raise ParamsError(f"{path}: {PROGRAMME_TYPE_RULE}")
     options = _check_options(path, raw.get("options"))
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
     uploads_dir = Path(uploads_dir) if uploads_dir is not None else root / DEFAULT_UPLOADS
