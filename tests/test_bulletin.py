@@ -301,12 +301,12 @@ def test_results_table_strings(march):
     table = results_table(march)
     assert list(table.columns) == list(bulletin.RESULTS_COLUMNS)
     assert table.values.tolist() == [
-        ["February 2014", "Safe Ground", "Family Man", "312", "2,140", "22%", "30%", "-8",
-         "-13 to -3", "<0.01", "significant reduction"],
-        ["March 2014", "Footprints", "Gateway Mentoring", "1,234", "15,678", "24%", "27%", "-3",
-         "-9 to 3", "0.33", "inconclusive"],
-        ["March 2014", "Prison Arts Trust", "Stage Two", "205", "1,890", "41%", "36%", "5",
-         "1 to 9", "0.04", "significant increase"],
+        ["February 2014", "Safe Ground: Family Man", "312 / 2,140", "22% / 30%", "-8", "-13 to -3", "<0.01",
+         "significant reduction"],
+        ["March 2014", "Footprints: Gateway Mentoring", "1,234 / 15,678", "24% / 27%", "-3", "-9 to 3", "0.33",
+         "inconclusive"],
+        ["March 2014", "Prison Arts Trust: Stage Two", "205 / 1,890", "41% / 36%", "5", "1 to 9", "0.04",
+         "significant increase"],
     ]
 
 
@@ -315,7 +315,7 @@ def test_tables_left_align_their_columns_of_words_as_the_reports_do(march):
     heads = dict(re.findall(r'<th id="T_results_level0_col(\d+)" class="col_heading level0 col\d+" >([^<]*)</th>', html))
     left = re.findall(r"#T_results th.col_heading.col(\d+) \{\n  text-align: left;\n\}\n#T_results td.col\1 "
                       r"\{\n  text-align: left;\n\}", html)
-    assert [heads[i] for i in left] == ["Month", "Organisation", "Programme", "Verdict"]
+    assert [heads[i] for i in left] == ["Month", "Organisation: programme", "Verdict"]
     counts = bulletin.table_style(march.counts_table(), "counts").to_html()
     assert re.findall(r"#T_counts (\S+) \{\n  text-align: left;", counts) == ["th.col_heading.col0", "td.col0"]
 
@@ -747,13 +747,13 @@ def test_build_summary_end_to_end(project, march):
     notebook = nbformat.read(notebook_path, as_version=4)
     markdown = [output["data"]["text/markdown"] for cell in notebook.cells if cell.cell_type == "code"
                 for output in cell.outputs if "text/markdown" in output.get("data", {})]
-    assert markdown[0] == r"# Justice Data Lab statistics\: March 2014"
-    assert markdown[1] == bulletin.release_markdown("2014-04-10")      # publication and next release dates
+    # each heading is one output with its introduction, so that they print together
+    assert markdown[0] == (r"# Justice Data Lab statistics\: March 2014" "\n\n"
+                           + bulletin.release_markdown("2014-04-10"))      # publication and next release dates
     # the running tally is a main finding, right after the headline (never stranded on a page of its own)
-    assert markdown[3:5] == [words.markdown_text(march.headline), words.markdown_text(march.tally_sentence)]
-    assert words.markdown_text(march.headline) in markdown
-    assert bulletin.markdown_list(march.findings) in markdown
-    assert words.markdown_text(march.tally_sentence) in markdown
+    assert markdown[1] == "\n\n".join(["## Main findings to date", words.markdown_text(march.headline),
+                                        words.markdown_text(march.tally_sentence)])
+    assert markdown[2] == "## Requests in March 2014\n\n" + bulletin.markdown_list(march.findings)
     # the evidence library: after the forest plot, with its own plot
     headings = [text.split("\n")[0] for text in markdown if text.startswith("#")]
     assert headings[-1] == "## Provenance"                   # what built it, and when
@@ -763,11 +763,12 @@ def test_build_summary_end_to_end(project, march):
                         "## Forest plot of published results", "## Evidence library by programme type",
                         "### Pooled figures by programme type (descriptive)",
                         "### Forest plot of the evidence library", "### Notes on the evidence library"]
-    assert words.markdown_text(bulletin.LIBRARY_INTRO) in markdown
-    assert words.markdown_text(bulletin.POOLED_INTRO) in markdown
-    assert bulletin.markdown_list(bulletin.library_sentences(march)) in markdown
-    assert bulletin.markdown_list(bulletin.library_notes(march)) in markdown
-    assert markdown[markdown.index(headings[6]) + 2].startswith(r"- Arts\: one result\: not pooled\." "\n" r"- Mentoring\: 2")
+    assert "## Evidence library by programme type\n\n" + words.markdown_text(bulletin.LIBRARY_INTRO) in markdown
+    pooled = "### Pooled figures by programme type (descriptive)\n\n" + words.markdown_text(bulletin.POOLED_INTRO)
+    assert pooled in markdown
+    assert markdown[markdown.index(pooled) + 1] == bulletin.markdown_list(bulletin.library_sentences(march))
+    assert markdown[markdown.index(pooled) + 1].startswith(r"- Arts\: one result\: not pooled\." "\n" r"- Mentoring\: 2")
+    assert "### Notes on the evidence library\n\n" + bulletin.markdown_list(bulletin.library_notes(march)) in markdown
     tables = [output["data"]["text/html"] for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.outputs if "text/html" in output.get("data", {})]
     library_table = [html for html in tables if "one result: not pooled" in html and "Gateway Mentoring" in html]
@@ -829,6 +830,14 @@ def test_no_page_of_the_published_bulletin_holds_only_a_few_lines(project, tmp_p
     first_page = " ".join(first_page.split())
     assert "Published 10 April 2014. Next release: 29 May 2014" in first_page
     assert "Of the 3 results published to date" in first_page
+    # a heading and its introduction are one output (kept together and with the table or figure that
+    # follows, report.css): no output that is a heading alone is followed by more text
+    outputs = [o for cell in nbformat.read(notebook, as_version=4).cells for o in cell.get("outputs", [])
+               if o.output_type == "display_data"]
+    for output, following in zip(outputs, outputs[1:]):
+        text = output["data"].get("text/markdown", "")
+        if re.fullmatch(r"#{1,6} [^\n]*", text.strip()):
+            assert "text/markdown" not in following["data"], text
 
 
 @pytest.mark.slow

@@ -112,8 +112,9 @@ def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
 def test_published_report_shows_every_section_in_order_with_code_hidden(project):
     folder = report(project, 1)
     text = " ".join(pdf_text(folder / "report.pdf").split())
-    sections = ["Justice Data Lab analysis", "Summary", "What you can say", "What you cannot say",
-                "Measurements per 100 people", "What the intervals tell us", "Attrition", "All measures",
+    sections = ["Justice Data Lab analysis", "Summary", "Measurements per 100 people", "About these statistics",
+                "What you can say", "What you cannot say", "What the intervals tell us", "Re-offending over the year",
+                "Attrition", "All measures",
                 "The treatment group", "Referral route", "Delivery location", "Sub-analyses",
                 "Controlled for region", "Annex A: match quality", "Balance of the match controlled for region", "Annex B: the propensity model",
                 "Annex C: sensitivity", "Annex D: method notes", "Annex E: proven re-offending", "Annex F: caveats"]

@@ -32,6 +32,7 @@ DPI = 40
 MIN_POINTS = 8.0          # no text smaller, anywhere
 BODY_POINTS = 10.0        # the body text
 HEADING_POINTS = 12.0     # headings are drawn at this size or larger
+MIN_PPI = 150            # pixels an inch of every figure on the printed page
 WHITE = 250               # a grey level at or above this is paper
 
 REPORTS = {f"{MONTH}-001": "Justice Data Lab analysis: re-offending after Gateway Mentoring (Northern Resettlement Trust)",
@@ -153,6 +154,31 @@ def test_the_body_text_is_at_least_10pt(report_month):
     assert summary and min(summary) >= BODY_POINTS
 
 
+def test_no_word_is_broken_across_lines(document):
+    """Tables fit the page without breaking a word ("Januar-y", "inconclusi-ve"): every word of the
+    PDF's text is a word of the page."""
+    page = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(style|head)\b.*?</\1>", " ",
+                                                         document.with_suffix(".html").read_text(encoding="utf-8"))))
+    # -layout: pdftotext keeps a word broken at its hyphen as printed ("re-" "offending")
+    printed = subprocess.run(["pdftotext", "-layout", str(document.with_suffix(".pdf")), "-"], check=True,
+                             capture_output=True, text=True).stdout
+    vocabulary = set(re.findall(r"[A-Za-z]+", page))
+    assert sorted(set(re.findall(r"[A-Za-z]+", printed)) - vocabulary) == []
+
+
+def test_page_1_holds_the_title_the_headline_and_the_key_figure(report_month):
+    """Page 1 of a processed report: the title, the summary's headline paragraph and the key figure
+    (For 100 typical people, the first figure of the report)."""
+    pdf = report_month.report(f"{MONTH}-001") / "report.pdf"
+    first = " ".join(subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], check=True, capture_output=True,
+                                    text=True).stdout.split())
+    for text in (REPORTS[f"{MONTH}-001"], "Summary", "This report looks at", "Measurements per 100 people"):
+        assert text in first, text
+    listing = subprocess.run(["pdfimages", "-f", "1", "-l", "1", "-list", str(pdf)], check=True, capture_output=True,
+                             text=True).stdout.splitlines()[2:]
+    assert [line.split()[:2] for line in listing] == [["1", "0"]]     # the first figure of the report
+
+
 def test_every_figure_is_on_the_page_and_in_the_pdf(document):
     notebook = nbformat.read(document.with_suffix(".ipynb"), as_version=4)
     figures = sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
@@ -161,7 +187,11 @@ def test_every_figure_is_on_the_page_and_in_the_pdf(document):
     assert len(re.findall(r"<img\b", page)) == figures
     listing = subprocess.run(["pdfimages", "-list", str(document.with_suffix(".pdf"))], check=True,
                              capture_output=True, text=True).stdout.splitlines()[2:]
-    assert sum(line.split()[2] == "image" for line in listing) == figures
+    images = [line.split() for line in listing if line.split()[2] == "image"]
+    assert len(images) == figures
+    # sharp in print: each figure is drawn at no less than 150 pixels an inch on the page
+    # (the notebooks show figures as "retina" PNGs: twice the pixels, shown at their own size)
+    assert all(int(image[12]) >= MIN_PPI and int(image[13]) >= MIN_PPI for image in images), images
     if document.parent.name == f"{MONTH}-001":
         assert figures >= 4       # the processed demo request has its figures
 

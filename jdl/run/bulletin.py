@@ -81,8 +81,11 @@ COUNT_LABELS = {
     Status.IN_PROGRESS: "In progress",
 }
 
-RESULTS_COLUMNS = ("Month", "Organisation", "Programme", "Treatment size", "Comparison size", "Treatment rate",
-                   "Comparison rate", "Difference (percentage points)", "95% interval", "p-value", "Verdict")
+# Eight columns, so that the table fits the printed page's width without breaking a word: the
+# organisation with its programme, and each pair of group figures (treatment / comparison), share a column.
+RESULTS_COLUMNS = ("Month", "Organisation: programme", "People (treatment / comparison)",
+                   "Re-offending rate (treatment / comparison)", "Difference (percentage points)", "95% interval",
+                   "p-value", "Verdict")
 
 # Forest plot: row labels longer than this many characters are wrapped onto a second line.
 LABEL_WIDTH = 42
@@ -465,12 +468,14 @@ def findings_markdown(bulletin: Bulletin) -> str:
 
 def results_table(bulletin: Bulletin) -> pd.DataFrame:
     """Every published result to date as a table of strings with :data:`RESULTS_COLUMNS`, in month
-    and id order: the month in words, the organisation and programme, the treatment and comparison
-    sizes (people, with separators), the two one-year proven re-offending rates (whole per cent),
-    the difference (treatment minus comparison) and its 95% interval (whole percentage points,
-    number only: "-3", "-9 to 3"), the p-value (two decimals, "<0.01" below 0.005) and the verdict."""
-    rows = [[month_label(r["month"]), r["organisation"], r["programme"], words.count(r["n_treated"]),
-             words.count(r["n_comparison"]), words.percent(r["treated_rate"]), words.percent(r["comparison_rate"]),
+    and id order: the month in words, "organisation: programme", the treatment and comparison
+    sizes (people, with separators: "432 / 5,066"), the two one-year proven re-offending rates
+    (whole per cent: "40% / 46%"), the difference (treatment minus comparison) and its 95% interval
+    (whole percentage points, number only: "-3", "-9 to 3"), the p-value (two decimals, "<0.01"
+    below 0.005) and the verdict."""
+    rows = [[month_label(r["month"]), f"{r['organisation']}: {r['programme']}",
+             f"{words.count(r['n_treated'])} / {words.count(r['n_comparison'])}",
+             f"{words.percent(r['treated_rate'])} / {words.percent(r['comparison_rate'])}",
              words.points(r["difference"]), words.interval(r['lower'], r['upper']),
              words.p_value(r["p_value"]), r["verdict"]]
             for _, r in bulletin.published_requests.iterrows()]
