@@ -301,11 +301,11 @@ def test_results_table_strings(march):
     table = results_table(march)
     assert list(table.columns) == list(bulletin.RESULTS_COLUMNS)
     assert table.values.tolist() == [
-        ["February 2014", "Safe Ground: Family Man", "312 / 2,140", "22% / 30%", "-8", "-13 to -3", "<0.01",
+        ["February 2014", "Safe Ground: Family Man", "312 / 2,140", "22% / 30%", "-8", "-13\u00a0to\u00a0-3", "<0.01",
          "significant reduction"],
-        ["March 2014", "Footprints: Gateway Mentoring", "1,234 / 15,678", "24% / 27%", "-3", "-9 to 3", "0.33",
+        ["March 2014", "Footprints: Gateway Mentoring", "1,234 / 15,678", "24% / 27%", "-3", "-9\u00a0to\u00a03", "0.33",
          "inconclusive"],
-        ["March 2014", "Prison Arts Trust: Stage Two", "205 / 1,890", "41% / 36%", "5", "1 to 9", "0.04",
+        ["March 2014", "Prison Arts Trust: Stage Two", "205 / 1,890", "41% / 36%", "5", "1\u00a0to\u00a09", "0.04",
          "significant increase"],
     ]
 
@@ -392,10 +392,10 @@ def test_library_table_groups_published_results_by_type(march):
     table = bulletin.evidence_library(march)
     assert list(table.columns) == list(bulletin.LIBRARY_COLUMNS)
     assert table.values.tolist() == [
-        ["arts", "Prison Arts Trust", "Stage Two", "205", "5", "1 to 9", "significant increase",
+        ["arts", "Prison Arts Trust", "Stage Two", "205", "5", "1\u00a0to\u00a09", "significant increase",
          "one result: not pooled"],
-        ["mentoring", "Safe Ground", "Family Man", "312", "-8", "-13 to -3", "significant reduction", "yes"],
-        ["mentoring", "Footprints", "Gateway Mentoring", "1,234", "-3", "-9 to 3", "inconclusive", "yes"],
+        ["mentoring", "Safe Ground", "Family Man", "312", "-8", "-13\u00a0to\u00a0-3", "significant reduction", "yes"],
+        ["mentoring", "Footprints", "Gateway Mentoring", "1,234", "-3", "-9\u00a0to\u00a03", "inconclusive", "yes"],
     ]
 
 
@@ -415,7 +415,7 @@ def test_pooled_mentoring_matches_a_hand_computed_dersimonian_laird(march):
     assert np.isnan(arts[["difference", "lower", "upper", "tau2", "i2"]].to_numpy(dtype=float)).all()
     assert bulletin.pooled_table(march).values.tolist() == [
         ["arts", "1", "0", "", "", "", "", "", "one result: not pooled"],
-        ["mentoring", "2", "2", "1,546", "-6", "-11 to -1", "3", "47%", ""]]
+        ["mentoring", "2", "2", "1,546", "-6", "-11\u00a0to\u00a0-1", "3", "47%", ""]]
     assert list(bulletin.pooled_table(march).columns) == list(bulletin.POOLED_COLUMNS)
     assert bulletin.library_sentences(march) == [
         "Arts: one result: not pooled.",
@@ -773,7 +773,7 @@ def test_build_summary_end_to_end(project, march):
               for output in cell.outputs if "text/html" in output.get("data", {})]
     library_table = [html for html in tables if "one result: not pooled" in html and "Gateway Mentoring" in html]
     pooled_table = [html for html in tables if "Pooled difference (percentage points)" in html]
-    assert len(library_table) == 1 and len(pooled_table) == 1 and "-11 to -1" in pooled_table[0]
+    assert len(library_table) == 1 and len(pooled_table) == 1 and "-11\u00a0to\u00a0-1" in pooled_table[0]
     assert tables.index(library_table[0]) < tables.index(pooled_table[0])
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]

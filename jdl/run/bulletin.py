@@ -47,6 +47,7 @@ import pandas as pd
 from jdl import words
 from jdl.cohort.measures import MEASURES
 from jdl.contract import HEADLINE_VERDICTS, ScrapError, Status, Verdict, read_report
+from jdl.report.labels import interval_cell
 from jdl.run.requests import PROGRAMME_TYPES, REPORT_NOTEBOOK, RUN_JSON, ParamsError, load_month
 
 
@@ -476,7 +477,7 @@ def results_table(bulletin: Bulletin) -> pd.DataFrame:
     rows = [[month_label(r["month"]), f"{r['organisation']}: {r['programme']}",
              f"{words.count(r['n_treated'])} / {words.count(r['n_comparison'])}",
              f"{words.percent(r['treated_rate'])} / {words.percent(r['comparison_rate'])}",
-             words.points(r["difference"]), words.interval(r['lower'], r['upper']),
+             words.points(r["difference"]), interval_cell(r['lower'], r['upper']),
              words.p_value(r["p_value"]), r["verdict"]]
             for _, r in bulletin.published_requests.iterrows()]
     return pd.DataFrame(rows, columns=list(RESULTS_COLUMNS))
@@ -744,11 +745,11 @@ def evidence_library(bulletin: Bulletin) -> pd.DataFrame:
     """The evidence library as a table of strings with :data:`LIBRARY_COLUMNS`: every published
     result to date, grouped by programme type (see :func:`library_results` for the order), with its
     organisation, programme, people (treatment group size), the difference in the one-year proven
-    re-offending rate and its 95% interval (whole percentage points, numbers only), the verdict, and
+    re-offending rate and its 95% interval (whole percentage points, numbers only; never wrapped: non-breaking spaces), the verdict, and
     whether it is pooled ("yes", or why not: e.g. "one result: not pooled")."""
     results = library_results(bulletin)
     rows = [[r["programme_type"], r["organisation"], r["programme"], words.count(r["n_treated"]),
-             words.points(r["difference"]), words.interval(r['lower'], r['upper']),
+             words.points(r["difference"]), interval_cell(r['lower'], r['upper']),
              r["verdict"], "yes" if r["pooling"] == POOLED else r["pooling"]]
             for _, r in results.iterrows()]
     return pd.DataFrame(rows, columns=list(LIBRARY_COLUMNS))
@@ -773,7 +774,7 @@ def pooled_table(bulletin: Bulletin) -> pd.DataFrame:
     for _, r in pooled_by_type(bulletin).iterrows():
         if r["k"] >= 2:
             figures = [words.count(r["people_pooled"]), words.points(r["difference"]),
-                       words.interval(r['lower'], r['upper']),
+                       interval_cell(r['lower'], r['upper']),
                        words.points(math.sqrt(r["tau2"])), words.percent(r["i2"])]
         else:
             figures = [""] * 5
