@@ -92,14 +92,24 @@ def sleepy_project(tmp_path):
     return tmp_path
 
 
+def _as_at_a_terminal() -> None:
+    """In the run's process, before it starts: Ctrl-C's signal (SIGINT) with its default action.
+    A process started in the background by a shell without job control (``make test &``, nohup,
+    some CI runners) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    the run would rightly go on, as it does for any job that was told to ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_run(project: Path, *options: str) -> subprocess.Popen:
     """``jdl run params/2014-03`` in ``project``, two workers, in a session of its own (so that a
-    signal can go to its whole process group, as a terminal's Ctrl-C does)."""
+    signal can go to its whole process group, as a terminal's Ctrl-C does), with SIGINT's default
+    action whatever the tests inherited (:func:`_as_at_a_terminal`)."""
     command = [sys.executable, "-m", "jdl.cli", "run", "params/2014-03", "--outputs", "outputs", "--national",
                "data/national", "--notebook", "sleepy.ipynb", "--workers", "2", *options]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(project / "run.stdout", "wb") as out, open(project / "run.stderr", "wb") as err:
-        return subprocess.Popen(command, cwd=project, stdout=out, stderr=err, env=env, start_new_session=True)
+        return subprocess.Popen(command, cwd=project, stdout=out, stderr=err, env=env, start_new_session=True,
+                                preexec_fn=_as_at_a_terminal)
 
 
 def wait_for_cells(process: subprocess.Popen, project: Path, count: int) -> list[psutil.Process]:
