@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +36,7 @@ from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
 from jdl.run.requests import PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
+from jdl.stats.threads import computed, with_one_blas_thread
 from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
 
@@ -94,7 +94,7 @@ class Analysis:
 
     # ---------------------------------------------------------------- decisions
 
-    @cached_property
+    @computed
     def attrition(self) -> pd.Series:
         """People per attrition bucket, in the methodology's order."""
         return attrition.bucket_counts(self.flow["bucket"])
@@ -107,7 +107,7 @@ class Analysis:
     def n_analysed(self) -> int:
         return int(self.attrition[attrition.ANALYSED])
 
-    @cached_property
+    @computed
     def reason(self) -> str | None:
         """Why the request is not processed (the minimum criteria), or None."""
         return attrition.minimum_criteria(self.attrition)
@@ -121,7 +121,7 @@ class Analysis:
         """``Status.PUBLISHED`` or ``Status.NOT_PROCESSED`` (:class:`jdl.contract.Status`, a str enum)."""
         return Status.PUBLISHED if self.processed else Status.NOT_PROCESSED
 
-    @cached_property
+    @computed
     def publication(self) -> disclosure.Publication:
         """The report's disclosure view: the totals it prints and every count table, protected
         once (attrition here; the profile and the sub-groups add theirs when computed)."""
@@ -138,13 +138,13 @@ class Analysis:
         if not self.processed:
             raise ValueError(f"{what} is not available: the request is not processed ({self.reason})")
 
-    @cached_property
+    @computed
     def measures(self) -> list:
         """The eleven measures compared (:class:`jdl.stats.compare.MeasureComparison`), gates applied."""
         self._need_processed("the comparison of measures")
         return compare_measures(self.data, self.match.weights)
 
-    @cached_property
+    @computed
     def headline(self):
         """The one-year proven re-offending rate comparison (:class:`jdl.stats.compare.Comparison`).
         Raises :class:`HeadlineNotReported` when the rate fails its gate."""
@@ -161,7 +161,7 @@ class Analysis:
         :class:`jdl.contract.Verdict`, a str enum)."""
         return words.verdict(self.headline) if self.processed else Verdict.NOT_PROCESSED
 
-    @cached_property
+    @computed
     def number_needed(self) -> float | None:
         """The treatment-group size that would detect the observed difference (None when the
         headline is significant or the request not processed)."""
@@ -170,59 +170,59 @@ class Analysis:
         return number_needed(self.headline.treated_mean, self.headline.comparison_mean,
                              self.match.effective_comparison_size)
 
-    @cached_property
+    @computed
     def balance(self):
         """The balance table of the match (:class:`jdl.stats.balance.Balance`)."""
         self._need_processed("the balance")
         return self.match.balance()
 
-    @cached_property
+    @computed
     def e_values(self):
         return headline_e_value(self.headline)
 
-    @cached_property
+    @computed
     def adjusted(self):
         """The regression-adjusted (doubly robust) estimate on the matched sample."""
         self._need_processed("the adjusted estimate")
         return regression_adjusted(self.data, self.match.weights, self.match.covariates)
 
-    @cached_property
+    @computed
     def attributes(self) -> pd.DataFrame:
         """The upload's attributes of the treated (aggregation only, never for display)."""
         return treated_attributes(self.flow, self.validation.participants)
 
-    @cached_property
+    @computed
     def treated_analysed(self) -> pd.DataFrame:
         """The analysed treatment group's rows with their upload attributes (aggregation only)."""
         self._need_processed("the treatment group")
         treated = self.data[(self.data["treated"] == 1) & (self.match.weights > 0)]
         return treated.join(self.attributes)
 
-    @cached_property
+    @computed
     def profile(self) -> pd.DataFrame:
         """The profile table, after disclosure control (one view with the sub-groups)."""
         return profile_table(self.treated_analysed, self.publication)
 
-    @cached_property
+    @computed
     def subgroups(self) -> list:
         """Every sub-group, run or listed with the reason (:func:`jdl.stats.subgroups.subgroup_analyses`)."""
         return subgroups.subgroup_analyses(self.cohort.data, self.treated_analysed.index, self.attributes,
                                            self.balance.poor, publication=self.publication,
                                            **self.match_options)
 
-    @cached_property
+    @computed
     def region(self):
         """The match controlled for region (:class:`jdl.stats.subgroups.RegionAnalysis`)."""
         self._need_processed("the match controlled for region")
         return subgroups.controlled_for_region(self.cohort.data, **self.match_options)
 
-    @cached_property
+    @computed
     def pool_rate(self) -> float | None:
         """The comparison pool's one-year proven re-offending rate (None without a pool)."""
         pool = self.cohort.data.loc[self.cohort.data["treated"] == 0, "reoffended"]
         return float(pool.mean()) if len(pool) else None
 
-    @cached_property
+    @computed
     def provenance(self) -> dict:
         """What ran on which data (:func:`jdl.report.provenance.provenance`): jdl's version and
         commit, the libraries, the national data's manifest and digests, the upload's SHA-256
@@ -243,6 +243,7 @@ class Analysis:
             raise RuntimeError("disclosure check failed: a hidden count could be worked out; "
                                "the report is not published")
 
+    @with_one_blas_thread
     def scraps(self) -> ReportScraps:
         """Exactly what the report glues (:class:`jdl.contract.ReportScraps`), after the disclosure check."""
         self.check_disclosure()
@@ -275,6 +276,7 @@ class Analysis:
             match=match_scrap(result, self.plan) if result is not None else None,
         )
 
+    @with_one_blas_thread
     def rematch(self, **match_options) -> Analysis:
         """A new Analysis of the same request with other matching options (method, caliper, ratio,
         replace, exact); this one is left unchanged. Validation, linkage and the cohort are reused."""
@@ -326,6 +328,7 @@ def _matched(request, upload, national_dir, setting, match_options, validation, 
                     match=result, plan=plan, data=data, flow=flow, _national=national)
 
 
+@with_one_blas_thread
 def analyse(upload, setting: str | None = None, national="data/national", *, request: Request | dict | None = None,
             uploads_dir=None, **match_options) -> Analysis:
     """Analyse one request end to end.
