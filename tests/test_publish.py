@@ -121,6 +121,29 @@ def test_pdf_export_fails_cleanly_without_a_browser(notebook, monkeypatch, tmp_p
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
 
 
+def test_publish_renders_the_page_once_for_both_files(notebook, monkeypatch, tmp_path):
+    """The HTML file and the page printed to PDF are one rendering of the notebook (the PDF
+    exporter's own page is the same page: same template, same settings)."""
+    import jdl.report.publish as publishing
+
+    rendered, printed = [], []
+    render = publishing.ReportHTMLExporter.from_filename
+
+    def counted(self, *args, **kwargs):
+        rendered.append(args[0])
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(publishing.ReportHTMLExporter, "from_filename", counted)
+    monkeypatch.setattr(SystemChromiumPDFExporter, "run_playwright", lambda self, html: printed.append(html) or b"%PDF")
+    html_path, pdf_path = publish(notebook, tmp_path / "out")
+    assert len(rendered) == 1 and printed == [html_path.read_text(encoding="utf-8")]
+    assert pdf_path.read_bytes() == b"%PDF"
+    # the page the PDF exporter would render itself is that page
+    own, _ = publishing.ReportHTMLExporter.from_notebook_node(SystemChromiumPDFExporter(),
+                                                              nbformat.read(notebook, as_version=4))
+    assert own == printed[0]
+
+
 def test_the_exporter_never_downloads_a_browser():
     exporter = SystemChromiumPDFExporter(allow_chromium_download=True)
     with pytest.raises(ValueError, match="never downloads"):

@@ -593,21 +593,24 @@ def render_html(notebook_path: str | os.PathLike) -> str:
     return html
 
 
-def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike) -> Path:
+def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, html: str | None = None) -> Path:
     """Write the executed notebook as one self-contained HTML file, code hidden; atomically.
     Raises :class:`ExternalReferenceError` (writing nothing) if the page would fetch anything
-    from another host, :class:`ActiveContentError` if it holds active content."""
-    html = render_html(notebook_path)
+    from another host, :class:`ActiveContentError` if it holds active content. ``html``: the page
+    already rendered by :func:`render_html` for this notebook (rendered here when None)."""
+    html = render_html(notebook_path) if html is None else html
     with atomic_path(html_path) as temp:
         temp.write_text(html, encoding="utf-8")
     return Path(html_path)
 
 
-def export_pdf(notebook_path: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
+def export_pdf(notebook_path: str | os.PathLike, pdf_path: str | os.PathLike, html: str | None = None) -> Path:
     """Print the executed notebook to an A4 PDF with the system Chromium, code hidden;
-    atomically."""
-    exporter = SystemChromiumPDFExporter()
-    pdf, _ = exporter.from_filename(str(notebook_path))
+    atomically. ``html``: the page already rendered by :func:`render_html` for this notebook
+    (rendered here when None): the PDF exporter's own page is the same page (same template and
+    settings), so a page rendered once serves both files."""
+    html = render_html(notebook_path) if html is None else html
+    pdf = SystemChromiumPDFExporter().run_playwright(html)
     with atomic_path(pdf_path) as temp:
         temp.write_bytes(pdf)
     return Path(pdf_path)
@@ -615,9 +618,10 @@ def export_pdf(notebook_path: str | os.PathLike, pdf_path: str | os.PathLike) ->
 
 def publish(notebook_path: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``<stem>.html`` and ``<stem>.pdf`` for ``notebook_path`` into ``out_dir`` (e.g.
-    report.ipynb -> report.html, report.pdf); returns their paths."""
+    report.ipynb -> report.html, report.pdf), from one rendering of the page; returns their paths."""
     notebook = Path(notebook_path)
     out = Path(out_dir)
-    html_path = export_html(notebook, out / f"{notebook.stem}.html")
-    pdf_path = export_pdf(notebook, out / f"{notebook.stem}.pdf")
+    html = render_html(notebook)
+    html_path = export_html(notebook, out / f"{notebook.stem}.html", html)
+    pdf_path = export_pdf(notebook, out / f"{notebook.stem}.pdf", html)
     return html_path, pdf_path
