@@ -18,6 +18,7 @@ package code; the template only renders them. Attributes that hold personal data
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from jdl.stats.compare import compare_measures, number_needed
 from jdl.stats.matching import PropensityModelError
 from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
-from jdl.run.requests import PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
+from jdl.run.requests import DATE_RECEIVED_RULE, PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
 from jdl.stats.threads import computed, with_one_blas_thread
 from jdl.upload.validate import validate_upload
@@ -68,6 +69,11 @@ class Request:
             check_text(str(getattr(self, name)), name)
         if self.programme_type not in PROGRAMME_TYPES:      # the template's parameter, as the params file's
             raise ValueError(PROGRAMME_TYPE_RULE)
+        if self.date_received:                              # empty: not given (an analyst exploring)
+            try:
+                dt.date.fromisoformat(str(self.date_received))
+            except ValueError:
+                raise ValueError(DATE_RECEIVED_RULE) from None
 
 
 def _number(x):

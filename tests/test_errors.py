@@ -22,7 +22,7 @@ import jdl.stats.matching as matching
 from jdl.run import errors
 from jdl.run.errors import ELIDED, MAX_MESSAGE, SAFE_MESSAGES, SafeMessage, safe_reason
 from jdl.analysis import Request
-from jdl.run.requests import OPTION_RULES, PROGRAMME_TYPE_RULE, ParamsError, check_text, confine_upload, load_request
+from jdl.run.requests import DATE_RECEIVED_RULE, OPTION_RULES, PROGRAMME_TYPE_RULE, ParamsError, check_text, confine_upload, load_request
 from jdl.run.runner import describe_error
 
 # Stand-ins for what an upload holds: a name, a date of birth, an id.
@@ -170,6 +170,7 @@ TRIGGERS = [
      lambda mp, tp: _upload_is_a_folder(tp),
      "field 'upload' must name a regular file, not a folder or a special file"),
     ("programme-type", "ValueError", lambda mp, tp: lambda: Request(programme_type="<b>mentorin"), PROGRAMME_TYPE_RULE),
+    ("date-received", "ValueError", lambda mp, tp: lambda: Request(date_received="2014-13-01"), DATE_RECEIVED_RULE),
     ("text-length", "ValueError", lambda mp, tp: lambda: check_text(NAME * 500, "organisation"),
      "field 'organisation' is 5,000 characters long, over the limit"),
     ("text-short-limit", "ValueError", lambda mp, tp: lambda: check_text(NAME, "programme", limit=5),

@@ -203,3 +203,16 @@ def test_the_about_block_without_an_extract_date_or_email():
     [about] = Report(not_processed(provenance=provenance), ReportSettings(email=None)).parts("about")
     assert "offender assessment records, extracted date not recorded\n" in about.data
     assert about.data.endswith("- **Contact:** Justice Data Lab team")
+
+
+def test_an_analysts_request_without_a_date_received_still_renders_its_title_and_about_block():
+    """jdl.analyse without a request (an analyst exploring) has no date received: the title and
+    the about block say nothing of it rather than fail; a date that is not one is refused."""
+    provenance = {"run_at": "2014-07-03T09:30:00+00:00", "national": {"manifest": {}}}
+    report = Report(not_processed(request=Request(), provenance=provenance))
+    [title] = report.parts("title")
+    assert "Request exploration. Official statistics" in title.data and "received" not in title.data
+    [about] = report.parts("about")
+    assert "the organisation's list of the people it worked with, date received not given; " in about.data
+    with pytest.raises(ValueError, match=r"^field 'date_received' is not a date \(YYYY-MM-DD\)$"):
+        Request(date_received="15/01/2014")

@@ -59,7 +59,8 @@ def about_rows(request_id: str, published, date_received, manifest: dict, settin
         ("Published", long_date(published)),
         ("Status", markdown_text(settings.status)),
         ("Report", markdown_text(request_id)),
-        ("Data", f"the organisation's list of the people it worked with, received {long_date(date_received)}; "
+        ("Data", f"the organisation's list of the people it worked with, "
+                 f"{f'received {long_date(date_received)}' if date_received else 'date received not given'}; "
                  f"the national re-offending data: proven re-offending from the Police National Computer, "
                  f"with employment, benefits and offender assessment records{synthetic}, extracted {extract}"),
         ("Produced by", PRODUCER),

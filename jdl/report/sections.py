@@ -58,10 +58,10 @@ def _notes(notes) -> list:
 
 def title(analysis) -> list:
     request = analysis.request
+    received = f", received {words.markdown_text(request.date_received)}" if request.date_received else ""
     return [_markdown(f"# {report.title(request.organisation, request.programme)}\n\n"
-                      f"Request {words.markdown_text(request.request_id)}, received "
-                      f"{words.markdown_text(request.date_received)}. Official statistics produced by the "
-                      "Justice Data Lab (open re-implementation).")]
+                      f"Request {words.markdown_text(request.request_id)}{received}. Official statistics produced "
+                      "by the Justice Data Lab (open re-implementation).")]
 
 
 def about(analysis, settings: ReportSettings = DEFAULT_SETTINGS) -> list:

@@ -40,7 +40,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from jdl.run.requests import OPTION_RULES, PROGRAMME_TYPE_RULE
+from jdl.run.requests import DATE_RECEIVED_RULE, OPTION_RULES, PROGRAMME_TYPE_RULE
 
 # The longest message looked at: anything longer is not a message the lab wrote.
 MAX_MESSAGE = 4096
@@ -131,8 +131,9 @@ SAFE_MESSAGES: dict[str, tuple[SafeMessage, ...]] = {
                     "it points elsewhere",
                     "field 'upload' must name a file inside the uploads folder (symlinks resolved); it points elsewhere"),
         SafeMessage("field 'upload' must name a regular file, not a folder or a special file"),
-        # jdl.analysis.Request: the programme type, from the lab's controlled list
+        # jdl.analysis.Request: the programme type, from the lab's controlled list, and the date received
         SafeMessage(PROGRAMME_TYPE_RULE),
+        SafeMessage(DATE_RECEIVED_RULE),
         SafeMessage("field '{field}' is {count} characters long; the limit is {hidden}",
                     "field '{field}' is {count} characters long, over the limit"),
         SafeMessage("field '{field}' holds a control, bidirectional or other invisible character "

@@ -73,6 +73,7 @@ _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 PROGRAMME_TYPES = ("accommodation", "arts", "behaviour programme", "education", "education and employment",
                    "employment", "family", "mentoring", "mentoring and support", "restorative justice", "sport",
                    "substance misuse", "other")
+DATE_RECEIVED_RULE = "field 'date_received' is not a date (YYYY-MM-DD)"
 PROGRAMME_TYPE_RULE = f"field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}"
 REQUIRED = ("id", "organisation", "programme", "date_received", "upload")
 OPTIONAL = ("programme_type", "setting", "status", "options")
@@ -254,9 +255,9 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
         try:
             received = dt.date.fromisoformat(received)
         except ValueError:
-            raise ParamsError(f"{path}: field 'date_received' is not a date (YYYY-MM-DD)") from None
+            raise ParamsError(f"{path}: {DATE_RECEIVED_RULE}") from None
     if not isinstance(received, dt.date) or isinstance(received, dt.datetime):
-        raise ParamsError(f"{path}: field 'date_received' is not a date (YYYY-MM-DD)")
+        raise ParamsError(f"{path}: {DATE_RECEIVED_RULE}")
     setting = _text(path, raw, "setting")
     if setting is not None and setting not in SETTINGS:
         raise ParamsError(f"{path}: field 'setting' must be one of {', '.join(SETTINGS)}")
