@@ -169,3 +169,21 @@ def test_overlap_plot(matched):
     assert labels == ["treated", "comparison before matching",
                       "comparison after matching (weighted)"]
     assert len(ax.patches) + len(ax.collections) + len(ax.lines) >= 3  # one curve per group
+
+
+@pytest.mark.parametrize("rows", [7, 8192])
+def test_balance_of_a_match_is_the_table_of_its_covariate_matrix(matched, monkeypatch, rows):
+    # balance_of serves the covariates a block of rows at a time (no n x k matrix); it must give
+    # the table of the full matrix balance_covariates builds, whatever the block size
+    import jdl.stats.balance as balance
+
+    matrix, names = balance_covariates(matched.data, matched.covariates)
+    expected = balance_table(matrix, matched.treated.to_numpy(), matched.weights.to_numpy(),
+                             distance=matched.distance.to_numpy(),
+                             distance_label="distance (logit of propensity score)", names=names).table
+    monkeypatch.setattr(balance, "_ROWS", rows)
+    got = balance.balance_of(matched).table
+    assert list(got.index) == list(expected.index)
+    assert got["band_after"].tolist() == expected["band_after"].tolist()
+    numbers = [c for c in got.columns if c != "band_after"]
+    np.testing.assert_allclose(got[numbers].to_numpy(), expected[numbers].to_numpy(), rtol=1e-12, atol=1e-12)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from jdl.stats.design import DISTANCE_LABELS, covariate_matrix
+from jdl.stats.design import DISTANCE_LABELS, category_codes, covariate_matrix, is_categorical
+from jdl.stats.threads import one_blas_thread
 from jdl.words import plot_text
 
 if TYPE_CHECKING:
@@ -88,30 +89,95 @@ def weighted_variance(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         return (w @ (x - mean) ** 2) / (v1 - v2 / v1)
 
 
-_ROWS = 65536
+_ROWS = 8192  # rows per block: a block of ~45 columns stays in cache while it is used twice
 
 
-def _moments(x: np.ndarray, weights: np.ndarray):
-    """Weighted means and variances (as :func:`weighted_variance`) of the columns of ``x`` under
-    each row of ``weights`` (g x n), over blocks of rows (no n x k copies). Squares are taken
-    about each column's overall mean, so the variance formula does not lose precision to
-    cancellation."""
-    v1 = weights.sum(axis=1)
-    v2 = (weights ** 2).sum(axis=1)
-    n = x.shape[0]
-    centre = np.ones(n) @ x / n
-    sums = np.zeros((weights.shape[0], x.shape[1]))
-    squares = np.zeros_like(sums)
+class _Columns:
+    """The balance covariates of ``data`` (the columns and names of :func:`balance_covariates`)
+    served a block of rows at a time, so that no n x k matrix is ever built: at a million rows
+    that matrix (and first touching its pages) costs more than the moments themselves."""
+
+    def __init__(self, data: pd.DataFrame, covariates):
+        self.parts, self.names = [], []
+        for column in covariates:
+            values = data[column]
+            if is_categorical(values) and not pd.api.types.is_bool_dtype(values.dtype):
+                codes, levels = category_codes(values)
+                self.parts.append((codes, np.arange(len(levels))))
+                self.names += [f"{column}_{level}" for level in levels]
+            else:  # numeric as it is, bool as 0/1
+                self.parts.append((values.to_numpy(dtype=float), None))
+                self.names.append(str(column))
+        self.n, self.k = len(data), len(self.names)
+
+    def means(self) -> np.ndarray:
+        """Column means over all rows."""
+        out = []
+        for values, levels in self.parts:
+            if levels is None:
+                out.append([values.sum() / self.n])
+            else:
+                out.append(np.bincount(values, minlength=len(levels)) / self.n)
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def fill(self, start: int, stop: int, out: np.ndarray) -> None:
+        """Rows ``start:stop`` of the matrix into ``out``."""
+        j = 0
+        for values, levels in self.parts:
+            if levels is None:
+                out[:, j] = values[start:stop]
+                j += 1
+            else:
+                np.equal(values[start:stop, None], levels, out=out[:, j:j + len(levels)],
+                         casting="unsafe")
+                j += len(levels)
+
+
+def _moments_blocks(n: int, k: int, centre: np.ndarray, fill, treated: np.ndarray,
+                    weights: np.ndarray):
+    """Weighted means and variances (as :func:`weighted_variance`) of k columns, filled a block
+    of rows at a time by ``fill(start, stop, out)``, in four groups: the treated and the
+    comparison units unweighted, then weighted by ``weights``. Squares are taken about
+    ``centre`` (each column's overall mean), so the variance formula does not lose precision
+    to cancellation."""
+    t = np.asarray(treated, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    wt, wc = np.where(t, w, 0.0), np.where(t, 0.0, w)
+    v1 = np.array([t.sum(), n - t.sum(), wt.sum(), wc.sum()], dtype=float)
+    v2 = np.array([t.sum(), n - t.sum(), (wt * wt).sum(), (wc * wc).sum()], dtype=float)
+    sums = np.zeros((4, k))
+    squares = np.zeros((4, k))
+    rows = min(_ROWS, n)
+    buffer = np.empty((rows, k))
+    groups = np.empty((4, rows))
     for start in range(0, n, _ROWS):
-        block = x[start:start + _ROWS] - centre
-        w = weights[:, start:start + _ROWS]
-        sums += w @ block
-        squares += w @ (block * block)
+        stop = min(start + _ROWS, n)
+        block, g = buffer[:stop - start], groups[:, :stop - start]
+        fill(start, stop, block)
+        block -= centre
+        g[0] = t[start:stop]
+        np.subtract(1.0, g[0], out=g[1])
+        g[2] = wt[start:stop]
+        g[3] = wc[start:stop]
+        sums += g @ block
+        block *= block
+        squares += g @ block
     with np.errstate(invalid="ignore", divide="ignore"):
         offsets = sums / v1[:, None]
         means = centre + offsets
         variances = (squares - v1[:, None] * offsets ** 2) / (v1 - v2 / v1)[:, None]
     return means, np.maximum(variances, 0.0)
+
+
+def _moments(x: np.ndarray, treated: np.ndarray, weights: np.ndarray):
+    """:func:`_moments_blocks` of the columns of the matrix ``x``."""
+    n = x.shape[0]
+    centre = np.ones(n) @ x / n
+
+    def fill(start, stop, out):
+        out[...] = x[start:stop]
+
+    return _moments_blocks(n, x.shape[1], centre, fill, treated, weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,18 +202,27 @@ def balance_table(covariates, treated, weights, distance=None, distance_label: s
     ``distance``: optionally the score matched on, added as a last row named ``distance_label``
     (left out of ``any_poor``).
     """
+    with one_blas_thread():
+        return _balance_table(covariates, treated, weights, distance, distance_label, names)
+
+
+def _balance_table(covariates, treated, weights, distance, distance_label, names) -> Balance:
     if isinstance(covariates, pd.DataFrame):
         names = [str(c) for c in covariates.columns]
         x = covariates.to_numpy(dtype=float)
     else:
         x = np.asarray(covariates, dtype=float)
         names = list(names)
-    t = np.asarray(treated, dtype=bool)
-    w = np.asarray(weights, dtype=float)
-    groups = np.vstack([t, ~t, w * t, w * ~t]).astype(float)
-    means, variances = _moments(x, groups)
+    return _table(_moments(x, treated, weights), names, treated, weights, distance, distance_label)
+
+
+def _table(moments, names, treated, weights, distance, distance_label) -> Balance:
+    """The balance table from the four groups' means and variances of the covariates
+    (:func:`_moments_blocks`), with the distance row added when given."""
+    means, variances = moments
+    names = list(names)
     if distance is not None:
-        d_means, d_variances = _moments(np.asarray(distance, dtype=float)[:, None], groups)
+        d_means, d_variances = _moments(np.asarray(distance, dtype=float)[:, None], treated, weights)
         means, variances = np.hstack([means, d_means]), np.hstack([variances, d_variances])
         names = names + [distance_label]
     (mean_t0, mean_c0, mean_t1, mean_c1) = means
@@ -203,10 +278,12 @@ def balance_of(result) -> Balance:
     with the conventions of that match (:func:`conventions_of`)."""
     used = result.distance.notna().to_numpy()
     data = result.data if used.all() else result.data.loc[used]
-    matrix, names = balance_covariates(data, result.covariates)
-    balance = balance_table(matrix, result.treated.to_numpy()[used], result.weights.to_numpy()[used],
-                            distance=result.distance.to_numpy()[used],
-                            distance_label=DISTANCE_LABELS[result.distance_kind], names=names)
+    treated, weights = result.treated.to_numpy()[used], result.weights.to_numpy()[used]
+    with one_blas_thread():
+        columns = _Columns(data, result.covariates)
+        moments = _moments_blocks(columns.n, columns.k, columns.means(), columns.fill, treated, weights)
+        balance = _table(moments, columns.names, treated, weights, result.distance.to_numpy()[used],
+                         DISTANCE_LABELS[result.distance_kind])
     return dataclasses.replace(balance, conventions=conventions_of(result))
 
 
