@@ -847,3 +847,48 @@ def test_nearest_agrees_with_matchit(matchit_reference, config):
                                rtol=0, atol=1e-9)
     if name == "tied":
         assert result.propensity.nunique() == 18
+
+
+def _pool_data(n=6000, seed=15):
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame({"age": rng.integers(18, 70, n).astype(float), "x": rng.normal(size=n),
+                         "region": rng.choice(["n", "s", "w", "e"], n), "employed": rng.random(n) < 0.3})
+    eta = -5.0 + 0.03 * (data.age - 35) + 0.7 * data.x + 0.5 * (data.region == "s") - 0.6 * data.employed
+    data["treated"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return data
+
+
+def test_subsample_start_gives_the_plain_fit(monkeypatch):
+    # a large pool is first fitted on every treated unit and a systematic sample of the pool
+    # (starting values only); the estimate is the maximum-likelihood one all the same
+    import jdl.stats.matching as matching
+
+    data = _pool_data()
+    covariates = ["age", "x", "region", "employed"]
+    monkeypatch.setattr(matching, "_START_SAMPLE", 10**9)  # no sample: intercept-only start
+    plain = fit_propensity(data, "treated", covariates)
+    monkeypatch.setattr(matching, "_START_SAMPLE", 500)   # 66 treated, pool of ~5,900: every 4th pool row
+    design, _ = matching.model_design(data, covariates)
+    treated = data.treated.to_numpy() == 1
+    scale = np.r_[1.0, np.ptp(design, axis=0)[1:]]
+    start = matching._starting_values(design, treated.astype(float), treated, scale)
+    assert np.any(start[1:] != 0)  # the sample was fitted
+    sampled = fit_propensity(data, "treated", covariates)
+    np.testing.assert_allclose(sampled.coefficients().coef, plain.coefficients().coef, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(sampled.linear_predictor, plain.linear_predictor, rtol=0, atol=1e-10)
+    import statsmodels.api as sm
+    reference = sm.Logit(data.treated.astype(float), design).fit(disp=0, tol=1e-12, maxiter=100)
+    np.testing.assert_allclose(sampled.coefficients().coef, reference.params, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("largest", [0.5, 1.0, 3.0])
+def test_loglike_change_is_the_change_of_the_loglikelihood(largest):
+    import jdl.stats.matching as matching
+
+    rng = np.random.default_rng(3)
+    eta = rng.normal(-2, 2, 500)
+    y = (rng.random(500) < 0.3).astype(float)
+    delta = rng.uniform(-largest, largest, 500)
+    p = 1 / (1 + np.exp(-eta))
+    expected = matching._loglike(eta + delta, y) - matching._loglike(eta, y)
+    assert matching._loglike_change(eta, p, y, delta) == pytest.approx(expected, rel=1e-10, abs=1e-10)

@@ -228,7 +228,7 @@ _START_ITERATIONS = 50         # ... of the fit to the sample giving starting va
 _FIRTH_MAX_ITERATIONS = 200
 _TOLERANCE = 1e-10             # converged: the next full step moves no log odds by more
 _SETTLED = 1e-7                # ... or no step improves and it would move none by more than this
-_CHORD_BELOW = 1e-3            # reuse the (float32) Hessian once steps are this small
+_CHORD_BELOW = 1e-2            # reuse the (float32) Hessian once steps are this small
 _ARMIJO = 1e-4                 # sufficient increase: change >= _ARMIJO * length * decrement
 _SHORTEST_STEP = 2.0 ** -40
 _LARGEST_MOVE = 20.0           # no step moves any fitted log odds by more than this
@@ -367,6 +367,9 @@ def _loglike_change(eta: np.ndarray, p: np.ndarray, y: np.ndarray, delta: np.nda
     rounding of the change itself (not of the log-likelihood): log(1 + e^(eta + d)) - log(1 +
     e^eta) is log1p(p expm1(d)) for |d| <= 1. A line search judged on this resolves steps right
     down to the optimum, where the log-likelihood itself no longer changes in float64."""
+    rise = float(np.sum(y * delta))
+    if np.max(np.abs(delta), initial=0.0) <= 1.0:  # the usual case: no masks, no copies
+        return rise - float(np.log1p(p * np.expm1(delta)).sum())
     small = np.abs(delta) <= 1.0
     change = np.empty_like(delta)
     d = delta[small]
@@ -374,7 +377,7 @@ def _loglike_change(eta: np.ndarray, p: np.ndarray, y: np.ndarray, delta: np.nda
     big = ~small
     if big.any():
         change[big] = np.logaddexp(0.0, eta[big] + delta[big]) - np.logaddexp(0.0, eta[big])
-    return float(np.sum(y * delta) - change.sum())
+    return rise - float(change.sum())
 
 
 def _line_search(change, decrement: float, longest: float = 1.0) -> float | None:
@@ -437,7 +440,7 @@ def _newton_logit(design: np.ndarray, y: np.ndarray, scale: np.ndarray, beta: np
     fresh float64 Hessian before anything is concluded. The first Hessian is float64 and, with
     ``check_aliased``, checked for aliased columns (status ``"aliased"``: the caller drops them
     and starts again); later ones are in ``gram_dtype`` and, once steps move coefficients by
-    less than 1e-3 of their columns' ranges, reused (chord steps), since the Hessian only steers:
+    less than 1e-2 of their columns' ranges, reused (chord steps), since the Hessian only steers:
     the fixed point is where the exact score vanishes. Once some units run off towards their
     labels (from iteration 8, the moving units beyond log odds 10 on their side), all Hessians
     are float64.
