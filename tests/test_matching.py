@@ -892,3 +892,15 @@ def test_loglike_change_is_the_change_of_the_loglikelihood(largest):
     p = 1 / (1 + np.exp(-eta))
     expected = matching._loglike(eta + delta, y) - matching._loglike(eta, y)
     assert matching._loglike_change(eta, p, y, delta) == pytest.approx(expected, rel=1e-10, abs=1e-10)
+
+
+def test_separating_levels_of_a_category_column_with_an_unused_category():
+    # a pandas category column is read through its own codes (an unused category counts 0 and
+    # is passed over): the same separating levels, in the same order, as the string column
+    data = _separated_by_level_and_numbers()
+    as_strings = fit_propensity(data, "treated", ["offence", "age", "employed"])
+    data["offence"] = pd.Categorical(data.offence, categories=["arson", "burglary", "fraud", "theft", "violence"])
+    as_category = fit_propensity(data, "treated", ["offence", "age", "employed"])
+    assert as_category.result.mle_retvals["separating_levels"] == as_strings.result.mle_retvals["separating_levels"]
+    assert as_category.columns == as_strings.columns
+    np.testing.assert_allclose(as_category.coefficients().coef, as_strings.coefficients().coef, rtol=0, atol=1e-12)

@@ -151,20 +151,25 @@ def compare_measures(data, weights, treatment: str = "treated", alpha: float = 0
     from jdl.cohort.measures import MEASURES
 
     w = np.asarray(weights, dtype=float)
-    is_treated = (data[treatment].to_numpy() == 1) & (w > 0)
-    is_comparison = (data[treatment].to_numpy() == 0) & (w > 0)
+    group = data[treatment].to_numpy()
+    is_treated = (group == 1) & (w > 0)
+    is_comparison = (group == 0) & (w > 0)
     reoffended = data["reoffended"].to_numpy() == 1
     n_reoffenders = int((is_treated & reoffended).sum())
+    # the rows of each group, for all people and for re-offenders, found once (in data order) and
+    # gathered from each measure's column: no mask over every row per measure
+    rows = {"all": (np.flatnonzero(is_treated), np.flatnonzero(is_comparison)),
+            "reoffenders": (np.flatnonzero(is_treated & reoffended), np.flatnonzero(is_comparison & reoffended))}
     results = []
     for measure in MEASURES:
-        values = data[measure.column].to_numpy(dtype=float)
-        among = reoffended if measure.population == "reoffenders" else np.ones(len(values), dtype=bool)
-        treated_values = values[is_treated & among]
+        column = data[measure.column].to_numpy(dtype=float)
+        treated_rows, comparison_rows = rows["reoffenders" if measure.population == "reoffenders" else "all"]
+        treated_values = column[treated_rows]
         reason = _gate(measure, treated_values, n_reoffenders)
         comparison = None
         if reason is None:
-            keep = is_comparison & among
-            comparison = welch_compare(treated_values, values[keep], w[keep], alpha=alpha)
+            comparison = welch_compare(treated_values, column[comparison_rows], w[comparison_rows],
+                                       alpha=alpha)
         results.append(MeasureComparison(measure=measure, comparison=comparison, reported=reason is None,
                                          reason=reason))
     return results

@@ -202,7 +202,11 @@ def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray
     units = np.zeros(len(treated), dtype=bool)
     for column in covariates:
         values = data[column]
-        if is_categorical(values):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # the codes as they are: a category no unit holds counts 0 and is passed over below
+            # (category_codes would first drop unused categories, a pass over the column)
+            codes, levels = values.cat.codes.to_numpy(dtype=np.int64), list(values.cat.categories)
+        elif is_categorical(values):
             codes, levels = category_codes(values)
         else:
             numbers = values.to_numpy(dtype=float)
