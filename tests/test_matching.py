@@ -904,3 +904,30 @@ def test_separating_levels_of_a_category_column_with_an_unused_category():
     assert as_category.result.mle_retvals["separating_levels"] == as_strings.result.mle_retvals["separating_levels"]
     assert as_category.columns == as_strings.columns
     np.testing.assert_allclose(as_category.coefficients().coef, as_strings.coefficients().coef, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_sorted_pool_orders_by_distance_then_position(ties):
+    from jdl.stats.matching import _sorted_pool
+
+    rng = np.random.default_rng(4)
+    distance = rng.normal(size=3000)
+    if ties:
+        distance = np.round(distance, 1)  # many equal distances
+        distance[:5] = [0.0, -0.0, 0.0, -0.0, 0.0]
+    pool = np.flatnonzero(rng.random(3000) < 0.7)
+    sorted_pool, sorted_d = _sorted_pool(distance, pool)
+    expected = pool[np.lexsort((pool, distance[pool]))]
+    assert sorted_pool.tolist() == expected.tolist()
+    assert sorted_d.tolist() == distance[expected].tolist()
+
+
+def test_treatment_column_must_be_bool_or_0_1():
+    from jdl.stats.matching import treatment_indicator
+
+    data = pd.DataFrame({"a": [0, 1, 1], "b": [0.0, 1.0, 0.0], "c": [0, 2, 1], "d": [True, False, True]})
+    assert treatment_indicator(data, "a").tolist() == [False, True, True]
+    assert treatment_indicator(data, "b").tolist() == [False, True, False]
+    assert treatment_indicator(data, "d").tolist() == [True, False, True]
+    with pytest.raises(ValueError, match="must be bool or 0/1"):
+        treatment_indicator(data, "c")
