@@ -187,3 +187,17 @@ def test_balance_of_a_match_is_the_table_of_its_covariate_matrix(matched, monkey
     assert got["band_after"].tolist() == expected["band_after"].tolist()
     numbers = [c for c in got.columns if c != "band_after"]
     np.testing.assert_allclose(got[numbers].to_numpy(), expected[numbers].to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_category_codes_read_from_a_category_column_as_design_does():
+    from jdl.stats.balance import _category_codes
+    from jdl.stats.design import category_codes
+
+    values = pd.Series(pd.Categorical(["s", "n", "s", "w", "n"], categories=["e", "n", "s", "unused", "w"]))
+    codes, levels = _category_codes(values)
+    expected_codes, expected_levels = category_codes(values)
+    assert levels == expected_levels == ["n", "s", "w"]
+    assert codes.tolist() == expected_codes.tolist() == [1, 0, 1, 2, 0]
+    every = pd.Series(pd.Categorical(["b", "a"], categories=["b", "a"]))
+    assert _category_codes(every)[1] == category_codes(every)[1] == ["b", "a"]
+    assert _category_codes(every)[0].tolist() == [0, 1]

@@ -92,6 +92,20 @@ def weighted_variance(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 _ROWS = 8192  # rows per block: a block of ~45 columns stays in cache while it is used twice
 
 
+def _category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
+    """:func:`jdl.stats.design.category_codes` of a category column (its categories in their
+    order, those no row holds left out), read from its codes: no pass to drop unused categories
+    first."""
+    codes = values.cat.codes.to_numpy(dtype=np.int64)
+    categories = values.cat.categories
+    held = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
+    if len(held) < len(categories):
+        recode = np.zeros(len(categories), dtype=np.int64)
+        recode[held] = np.arange(len(held))
+        codes = recode[codes]
+    return codes, [categories[i] for i in held]
+
+
 class _Columns:
     """The balance covariates of ``data`` (the columns and names of :func:`balance_covariates`)
     served a block of rows at a time, so that no n x k matrix is ever built: at a million rows
@@ -102,7 +116,10 @@ class _Columns:
         for column in covariates:
             values = data[column]
             if is_categorical(values) and not pd.api.types.is_bool_dtype(values.dtype):
-                codes, levels = category_codes(values)
+                if isinstance(values.dtype, pd.CategoricalDtype):
+                    codes, levels = _category_codes(values)
+                else:
+                    codes, levels = category_codes(values)
                 self.parts.append((codes, np.arange(len(levels))))
                 self.names += [f"{column}_{level}" for level in levels]
             else:  # numeric as it is, bool as 0/1
