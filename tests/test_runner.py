@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -507,3 +508,71 @@ def test_kernels_talk_over_owner_only_unix_sockets_not_tcp(tmp_path, capfd):
     assert not Path(seen["folder"]).exists()           # gone with the kernel
     assert runner._in_flight == set()
     assert "TCP without encryption" not in capfd.readouterr().err
+
+
+def test_a_pool_worker_prints_all_its_reports_in_one_browser(tmp_path, monkeypatch):
+    """In a local pool worker (one holding the run's lifeline) every report is printed in the one
+    browser the worker keeps open (closed when the worker ends); elsewhere each PDF gets its own."""
+    import jdl.report.publish as publishing
+
+    started = []
+    init = publishing.PrintingBrowser.__init__
+
+    def counted(self, *args, **kwargs):
+        started.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(publishing.PrintingBrowser, "__init__", counted)
+    monkeypatch.setattr(runner, "_lifeline", SimpleNamespace(poll=lambda timeout=None: False))
+    month_dir = write_month(tmp_path, "2014-06", {"a": {}, "b": {}, "c": {}})
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            run = runner.run_month(month_dir, tmp_path / "outputs", TEMPLATE, tmp_path / "national", executor=pool,
+                                   timeout=60, publish=True, progress=False)
+        assert [o.status for o in run.outcomes] == [PUBLISHED] * 3
+        assert all(o.pdf.read_bytes().startswith(b"%PDF") for o in run.outcomes)
+        assert len(started) == 1 and publishing._kept_browser is started[0]
+    finally:
+        publishing.close_kept_browser()
+    assert publishing._kept_browser is None
+    monkeypatch.setattr(runner, "_lifeline", None)       # not a pool worker: a browser a PDF
+    with ThreadPoolExecutor(1) as pool:
+        runner.run_month(month_dir, tmp_path / "again", TEMPLATE, tmp_path / "national", executor=pool,
+                         timeout=60, publish=True, progress=False)
+    assert len(started) == 4 and publishing._kept_browser is None
+
+
+KILL_DESCENDANTS = r"""
+import os, subprocess, sys, time
+from jdl.run import runner
+# a child that starts a grandchild in a process group of its own and one in its own group, as
+# Playwright's driver starts Chromium
+child = subprocess.Popen([sys.executable, "-c", '''
+import subprocess, sys, time
+a = subprocess.Popen(["sleep", "60"], start_new_session=True)
+b = subprocess.Popen(["sleep", "60"])
+print(a.pid, b.pid, flush=True)
+time.sleep(60)
+'''], stdout=subprocess.PIPE, text=True)
+grandchildren = [int(pid) for pid in child.stdout.readline().split()]
+runner._kill_children()
+child.wait(timeout=10)
+time.sleep(0.5)
+alive = []
+for pid in grandchildren:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().split(") ")[1][0] != "Z":
+                alive.append(pid)
+    except FileNotFoundError:
+        pass
+print("alive", alive)
+"""
+
+
+def test_a_stopping_worker_kills_its_children_and_theirs():
+    """_kill_children (a worker stopping at once) kills every descendant: a kernel's, or the
+    browser Playwright's driver started, not only its own children."""
+    result = subprocess.run([sys.executable, "-c", KILL_DESCENDANTS], check=True, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "alive []"

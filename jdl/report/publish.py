@@ -42,12 +42,12 @@ may load the page itself and ``data:`` URLs, nothing else (not even other ``file
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import io
 import os
 import re
 import shutil
 import tempfile
+import threading
 from html.parser import HTMLParser
 from importlib.resources import files
 from pathlib import Path
@@ -393,83 +393,145 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
         return TEMPLATE_NAME
 
     def run_playwright(self, html):
-        """Print ``html`` (a whole page) to PDF in the system Chromium; returns the PDF bytes."""
+        """Print ``html`` (a whole page) to PDF in the system Chromium; returns the PDF bytes.
+        Printed in the browser kept open by :func:`keep_browser_open` when there is one, else in
+        a browser started for this page and closed after it."""
         _check_inert(html, "the page to print")
         if self.allow_chromium_download:
             raise ValueError("SystemChromiumPDFExporter never downloads a browser")
         if not self.paginate:
             raise ValueError("SystemChromiumPDFExporter prints A4 pages only (paginate=True)")
-        executable = self.chromium_executable or find_chromium()
         args = [*CHROMIUM_ARGS, *self.browser_args]
-
         # Chromium reads the page from a file; it is removed whatever happens.
         handle, html_file = tempfile.mkstemp(suffix=".html", prefix="jdl-report-")
         with os.fdopen(handle, "wb") as out:
             out.write(html.encode("utf-8"))
         try:
-            # The async API in a thread of its own, as nbconvert does, so that this also works
-            # where an event loop is already running (a notebook, papermill's engine).
-            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-                pdf = pool.submit(asyncio.run, self._print(html_file, executable, args)).result()
+            kept = _kept_browser
+            if kept is not None and kept.args == args and not self.chromium_executable:
+                pdf = kept.print_page(html_file, self.page_render_timeout)
+            else:
+                with PrintingBrowser(self.chromium_executable or None, args) as browser:
+                    pdf = browser.print_page(html_file, self.page_render_timeout)
         finally:
             os.unlink(html_file)
         # Chromium writes the Title (from <title>); the Author and Subject come from the same head
         return with_metadata(pdf, page_metadata(html))
 
-    async def _print(self, html_file: str, executable: str, args: list[str]) -> bytes:
+
+class PrintingBrowser:
+    """The system Chromium (:func:`find_chromium`, never a downloaded one), started through
+    Playwright's async API on an event loop in a thread of its own (so that it also works where
+    an event loop is already running: a notebook, papermill's engine), printing pages to A4 PDFs
+    until :meth:`close`. While printing, any request other than for the page itself or a
+    ``data:`` URL is aborted."""
+
+    def __init__(self, executable: str | None = None, args=CHROMIUM_ARGS):
+        self.executable = executable or find_chromium()
+        self.args = list(args)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="jdl-printing-browser", daemon=True)
+        self._thread.start()
+        self._playwright = self._browser = None
+        try:
+            self._call(self._start())
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> PrintingBrowser:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def _start(self) -> None:
         try:
             from playwright.async_api import async_playwright
         except ModuleNotFoundError as error:  # pragma: no cover - a declared dependency
-            raise RuntimeError(
-                "Playwright is not installed; it is a dependency of jdl: run `make setup`"
-            ) from error
+            raise RuntimeError("Playwright is not installed; it is a dependency of jdl: run `make setup`") from error
+        self._playwright = await async_playwright().start()
+        try:
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.executable, args=self.args, headless=True,
+                handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+        except Exception as error:
+            raise ChromiumNotFoundError(f"Could not start Chromium at {self.executable} through Playwright: "
+                                        f"{error}. " + INSTALL_HINT) from error
 
-        async with async_playwright() as playwright:
-            try:
-                browser = await playwright.chromium.launch(
-                    executable_path=executable,
-                    args=args,
-                    headless=True,
-                    handle_sigint=False,
-                    handle_sigterm=False,
-                    handle_sighup=False,
-                )
-            except Exception as error:
-                raise ChromiumNotFoundError(
-                    f"Could not start Chromium at {executable} through Playwright: {error}. "
-                    + INSTALL_HINT
-                ) from error
-            try:
-                # Laid out at the printable width, so that heights measured are those printed.
-                page = await browser.new_page(
-                    viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX}
-                )
+    def print_page(self, html_file: str, render_timeout: int = 100) -> bytes:
+        """The page in the file ``html_file`` printed to A4 PDF (bytes)."""
+        return self._call(self._print(html_file, render_timeout))
 
-                page_url = Path(html_file).as_uri()
+    async def _print(self, html_file: str, render_timeout: int) -> bytes:
+        # Laid out at the printable width, so that heights measured are those printed.
+        page = await self._browser.new_page(viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX})
+        try:
+            page_url = Path(html_file).as_uri()
 
-                async def this_page_only(route):
-                    url = route.request.url
-                    if url == page_url or url.startswith("data:"):
-                        await route.continue_()
-                    else:
-                        await route.abort()
+            async def this_page_only(route):
+                url = route.request.url
+                if url == page_url or url.startswith("data:"):
+                    await route.continue_()
+                else:
+                    await route.abort()
 
-                await page.route("**/*", this_page_only)
-                await page.emulate_media(media="print")
-                await page.goto(page_url, wait_until="load")
-                await page.wait_for_timeout(self.page_render_timeout)
-                # a little slack for rounding between screen layout and print layout
-                await page.evaluate(PREPARE_FOR_PRINT_JS,
-                                    [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), TEXT_CELL_CHARACTERS])
+            await page.route("**/*", this_page_only)
+            await page.emulate_media(media="print")
+            await page.goto(page_url, wait_until="load")
+            await page.wait_for_timeout(render_timeout)
+            # a little slack for rounding between screen layout and print layout
+            await page.evaluate(PREPARE_FOR_PRINT_JS, [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), TEXT_CELL_CHARACTERS])
+            return await page.pdf(format=PAGE_FORMAT, prefer_css_page_size=True, margin=PAGE_MARGINS,
+                                  print_background=True)
+        finally:
+            await page.close()
 
-                return await page.pdf(
-                    format=PAGE_FORMAT,
-                    prefer_css_page_size=True,
-                    margin=PAGE_MARGINS,
-                    print_background=True,
-                )
-            finally:
-                await browser.close()
+    async def _stop(self) -> None:
+        try:
+            if self._browser is not None:
+                await self._browser.close()
+        finally:
+            if self._playwright is not None:
+                await self._playwright.stop()
+
+    def close(self) -> None:
+        """Close the browser and stop Playwright and the thread (a second call does nothing)."""
+        if self._loop.is_closed():
+            return
+        try:
+            if self._loop.is_running():
+                self._call(self._stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+
+# The browser that SystemChromiumPDFExporter prints in, when one is kept open (keep_browser_open).
+_kept_browser: PrintingBrowser | None = None
+
+
+def keep_browser_open() -> PrintingBrowser:
+    """Start a browser (the first time) that every later PDF of this process is printed in, and
+    return it; it stays open until :func:`close_kept_browser` (a month runner's worker process
+    prints all its reports in one browser instead of starting one per report)."""
+    global _kept_browser
+    if _kept_browser is None:
+        _kept_browser = PrintingBrowser()
+    return _kept_browser
+
+
+def close_kept_browser() -> None:
+    """Close the browser :func:`keep_browser_open` started, if any."""
+    global _kept_browser
+    browser, _kept_browser = _kept_browser, None
+    if browser is not None:
+        browser.close()
 
 
 class _RemoteReferences(HTMLParser):

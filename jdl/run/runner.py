@@ -120,6 +120,7 @@ import json
 import logging
 import math
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -506,9 +507,10 @@ _in_flight: set[Path] = set()
 ORPHANED_EXIT = 1
 
 
-def _child_pids() -> list[int]:
-    """Process ids of this process's children (Linux, from /proc; empty elsewhere)."""
-    me = os.getpid()
+def _child_pids(me: int | None = None) -> list[int]:
+    """Process ids of the children of process ``me`` (default: this one; Linux, from /proc;
+    empty elsewhere)."""
+    me = os.getpid() if me is None else me
     children = []
     try:
         entries = os.listdir("/proc")
@@ -529,9 +531,15 @@ def _child_pids() -> list[int]:
 
 
 def _kill_children() -> None:
-    """SIGKILL every child of this process, and the whole process group of a child that leads its
-    own (a Jupyter kernel starts in a session of its own, so anything it started goes too)."""
-    for pid in _child_pids():
+    """SIGKILL every descendant of this process (children first found, then theirs: the browser
+    Playwright's driver started, say), and the whole process group of each that leads its own (a
+    Jupyter kernel and Chromium start in a group of their own, so anything they started goes too)."""
+    found, parents = [], [os.getpid()]
+    while parents:
+        children = [pid for parent in parents for pid in _child_pids(parent) if pid not in found]
+        found.extend(children)
+        parents = children
+    for pid in found:
         with contextlib.suppress(OSError):
             if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
@@ -775,8 +783,10 @@ def execute_request(request: Request, notebook: Path, out_dir: Path, national_di
         if publish:
             _stop_if_run_ended()
             try:
-                from jdl.report.publish import publish as publish_report
+                from jdl.report.publish import keep_browser_open, publish as publish_report
 
+                if _lifeline is not None:   # a local pool worker: one browser prints all its reports
+                    keep_browser_open()
                 published = [Path(path).name for path in publish_report(stage / REPORT_NOTEBOOK, stage)]
             except Exception as caught:  # noqa: BLE001
                 publish_error = f"publishing failed: {describe_error(caught)}"
@@ -898,6 +908,10 @@ def _init_worker(threads: int, umask: int, lifeline) -> None:
     os.umask(umask)
     _lifeline = lifeline
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker that ends normally (the pool shut down) closes the browser it printed in
+    from jdl.report.publish import close_kept_browser
+
+    multiprocessing.util.Finalize(None, close_kept_browser, exitpriority=10)
     for name in STOP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _abandon)
