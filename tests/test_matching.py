@@ -942,3 +942,15 @@ def test_index_uniqueness_as_pandas_judges_it(index):
     from jdl.stats.matching import _index_is_unique
 
     assert _index_is_unique(index) == index.is_unique
+
+
+def test_check_no_missing_counts_nan_and_infinity_per_column():
+    from jdl.stats.matching import check_no_missing
+
+    data = pd.DataFrame({"ok": [1.0, 2.0, 3.0], "nan": [np.nan, 1.0, np.nan], "inf": [np.inf, -np.inf, 0.0],
+                         "both": [np.nan, np.inf, 1.0], "ints": [1, 2, 3], "text": ["a", None, "b"]})
+    check_no_missing(data, ["ok", "ints"])
+    with pytest.raises(ValueError) as error:
+        check_no_missing(data, ["ok", "nan", "inf", "both", "ints", "text"])
+    assert str(error.value).startswith("missing or non-finite values in covariate column(s): nan (2 rows), "
+                                       "inf (2 rows), both (2 rows), text (1 rows);")
