@@ -933,16 +933,6 @@ def test_treatment_column_must_be_bool_or_0_1():
         treatment_indicator(data, "c")
 
 
-@pytest.mark.parametrize("index", [
-    pd.Index(["u1", "u2", "u3"]), pd.Index(["u1", "u2", "u1"]), pd.Index(["a", "b"], dtype="string[pyarrow]"),
-    pd.Index(["a", None, None]), pd.Index([1.0, np.nan, 2.0]), pd.Index([np.nan, np.nan]), pd.Index([3, 1, 3]),
-    pd.RangeIndex(4), pd.MultiIndex.from_tuples([(1, "a"), (1, "a")]), pd.CategoricalIndex(["a", "b", "a"]),
-    pd.Index([pd.Timestamp("2020-01-01"), pd.NaT, pd.NaT])])
-def test_index_uniqueness_as_pandas_judges_it(index):
-    from jdl.stats.matching import _index_is_unique
-
-    assert _index_is_unique(index) == index.is_unique
-
 
 def test_check_no_missing_counts_nan_and_infinity_per_column():
     from jdl.stats.matching import check_no_missing

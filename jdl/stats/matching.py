@@ -137,15 +137,6 @@ def check_no_missing(data: pd.DataFrame, columns, role: str = "covariate") -> No
                          "drop those rows (attrition: missing data) before matching")
 
 
-def _index_is_unique(index: pd.Index) -> bool:
-    """Whether no label repeats, as ``index.is_unique``, which for a million string labels first
-    builds the index's lookup engine (a copy as Python objects and a hash table, ~0.2 s); counting
-    the distinct labels (missing labels counted as one) takes half that."""
-    if isinstance(index, (pd.RangeIndex, pd.MultiIndex)) or len(index) < 2:
-        return index.is_unique
-    return len(pd.factorize(index.array, use_na_sentinel=False)[1]) == len(index)
-
-
 def treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
     """The treatment column as a boolean array; it must be bool or 0/1 with no missing values."""
     if treatment not in data.columns:
@@ -1620,7 +1611,7 @@ def match(data: pd.DataFrame, treatment: str = "treated", covariates=(), method:
             raise ValueError("ratio applies to nearest-neighbour matching only")
     if caliper is not None and (not np.isfinite(caliper) or caliper <= 0):
         raise ValueError("caliper must be a positive number of standard deviations, or None")
-    if not _index_is_unique(data.index):
+    if not data.index.is_unique:
         raise ValueError("the data's index must be unique (it labels the units in the result)")
     covariates = tuple(covariates)
     if not covariates:
