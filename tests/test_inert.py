@@ -369,17 +369,15 @@ def test_published_pages_hold_no_stderr_and_stable_cell_ids(tmp_path):
 def test_the_pdf_printer_loads_only_its_own_page(tmp_path):
     """Even a page that slipped past every check (here: straight to the printer) cannot pull a
     local file or another host into the PDF."""
-    import asyncio
-
-    from jdl.report.publish import find_chromium
+    from jdl.report.publish import PrintingBrowser
 
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-LINE-42")
     page = tmp_path / "page.html"
     page.write_text(f"<html><body><p>visible text</p><iframe src='{secret.as_uri()}'></iframe>"
                     f"<img src='{secret.as_uri()}'><link rel=stylesheet href='http://127.0.0.1:9/x.css'></body></html>")
-    exporter = SystemChromiumPDFExporter()
-    pdf = asyncio.run(exporter._print(str(page), find_chromium(), []))
+    with PrintingBrowser() as browser:
+        pdf = browser.print_page(str(page))
     (tmp_path / "out.pdf").write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(tmp_path / "out.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
