@@ -37,7 +37,7 @@ from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
 from jdl.run.requests import DATE_RECEIVED_RULE, PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
-from jdl.stats.threads import computed, with_one_blas_thread
+from jdl.stats.threads import computed, one_blas_thread
 from jdl.upload.validate import validate_upload
 from jdl.window import DataWindow
 
@@ -249,7 +249,7 @@ class Analysis:
             raise RuntimeError("disclosure check failed: a hidden count could be worked out; "
                                "the report is not published")
 
-    @with_one_blas_thread
+    @one_blas_thread()
     def scraps(self) -> ReportScraps:
         """Exactly what the report glues (:class:`jdl.contract.ReportScraps`), after the disclosure check."""
         self.check_disclosure()
@@ -282,7 +282,7 @@ class Analysis:
             match=match_scrap(result, self.plan) if result is not None else None,
         )
 
-    @with_one_blas_thread
+    @one_blas_thread()
     def rematch(self, **match_options) -> Analysis:
         """A new Analysis of the same request with other matching options (method, caliper, ratio,
         replace, exact); this one is left unchanged. Validation, linkage and the cohort are reused."""
@@ -334,7 +334,7 @@ def _matched(request, upload, national_dir, setting, match_options, validation, 
                     match=result, plan=plan, data=data, flow=flow, _national=national)
 
 
-@with_one_blas_thread
+@one_blas_thread()
 def analyse(upload, setting: str | None = None, national="data/national", *, request: Request | dict | None = None,
             uploads_dir=None, **match_options) -> Analysis:
     """Analyse one request end to end.

@@ -28,7 +28,7 @@ from jdl.report.about import DEFAULT_SETTINGS, ReportSettings, about_markdown
 from jdl.report.provenance import provenance_markdown
 from jdl.stats import disclosure, subgroups
 from jdl.stats.balance import love_plot, overlap_plot
-from jdl.stats.threads import with_one_blas_thread
+from jdl.stats.threads import one_blas_thread
 from jdl.stats.curves import cumulative_reoffending, curve_shown
 from jdl.stats.power import people_needed, power_sentence
 from jdl.stats.profile import PROFILE_TABLES, age_summary, history_summary, profile_beside_comparison
@@ -282,7 +282,7 @@ class Report:
         self.settings = settings          # the lab's contact and status, for the "about" section
         self.sections = PROCESSED if analysis.processed else NOT_PROCESSED
 
-    @with_one_blas_thread
+    @one_blas_thread()
     def parts(self, name: str) -> list:
         """What section ``name`` shows (nothing for a section this request does not have).
         Raises KeyError for a name that is no section of any report."""

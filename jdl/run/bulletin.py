@@ -745,8 +745,9 @@ def evidence_library(bulletin: Bulletin) -> pd.DataFrame:
     """The evidence library as a table of strings with :data:`LIBRARY_COLUMNS`: every published
     result to date, grouped by programme type (see :func:`library_results` for the order), with its
     organisation, programme, people (treatment group size), the difference in the one-year proven
-    re-offending rate and its 95% interval (whole percentage points, numbers only; never wrapped: non-breaking spaces), the verdict, and
-    whether it is pooled ("yes", or why not: e.g. "one result: not pooled")."""
+    re-offending rate and its 95% interval (whole percentage points, numbers only; never wrapped:
+    non-breaking spaces), the verdict, and whether it is pooled ("yes", or why not: e.g. "one
+    result: not pooled")."""
     results = library_results(bulletin)
     rows = [[r["programme_type"], r["organisation"], r["programme"], words.count(r["n_treated"]),
              words.points(r["difference"]), interval_cell(r['lower'], r['upper']),

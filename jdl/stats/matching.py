@@ -92,7 +92,7 @@ from statsmodels.base.model import LikelihoodModelResults
 from statsmodels.discrete.discrete_model import BinaryResultsWrapper, LogitResults
 
 from jdl.stats.design import category_codes, covariate_matrix, is_categorical
-from jdl.stats.threads import with_one_blas_thread
+from jdl.stats.threads import one_blas_thread
 
 METHODS = ("radius", "nearest")
 DISTANCES = ("logit", "propensity")
@@ -830,7 +830,7 @@ def _find_separation(design: np.ndarray, y: np.ndarray, treated: np.ndarray, sca
     return separated, ", then ".join(dict.fromkeys(how)), fit, kept
 
 
-@with_one_blas_thread
+@one_blas_thread()
 def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> PropensityModel:
     """Fit the logistic regression of treatment on the covariates.
 

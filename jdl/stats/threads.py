@@ -37,7 +37,9 @@ def _controller():
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the block with every loaded BLAS library limited to one thread (restored after)."""
+    """Run the block with every loaded BLAS library limited to one thread (restored after). As
+    a decorator (``@one_blas_thread()``, contextlib's ContextDecorator), each call of the function
+    runs so."""
     with _controller().limit(limits=1, user_api="blas"):
         yield
 
@@ -45,17 +47,6 @@ def one_blas_thread() -> Iterator[None]:
 def blas_threads() -> list[int]:
     """The number of threads of each loaded BLAS library, now."""
     return [info["num_threads"] for info in _controller().select(user_api="blas").info()]
-
-
-def with_one_blas_thread(function):
-    """Decorate ``function`` to run on one BLAS thread (:func:`one_blas_thread`)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with one_blas_thread():
-            return function(*args, **kwargs)
-
-    return wrapper
 
 
 class computed(cached_property):
