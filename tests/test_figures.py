@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
-from matplotlib.patches import PathPatch, Polygon
+from matplotlib.patches import Polygon
 
 from jdl.report import figures
 from jdl.stats.compare import Comparison
@@ -37,17 +37,18 @@ def test_per_100_fills_the_rounded_rate_of_each_group():
     # 0.265 rounds half up to 27 (as in "For every 100 people ... 27 ..."); 0.314 to 31
     fig = figures.per_100_figure(comparison(0.265, 0.2049, 0.3251, 0.314, 0.295, 0.335))
     ax = fig.axes[0]
-    people = [p for p in ax.patches if isinstance(p, PathPatch)]
-    assert len(people) == 200
-    faces = [to_hex(p.get_facecolor()) for p in people]
+    (icons,) = [c for c in ax.collections if c.get_gid() == "people"]
+    people = icons.get_paths()
+    assert len(people) == 200 and not ax.patches
+    faces = [to_hex(face) for face in icons.get_facecolor()]
     assert faces[:100].count(figures.TREATMENT_COLOUR) == 27 and faces[27:100] == [figures.EMPTY_FACE] * 73
     assert faces[100:].count(figures.COMPARISON_COLOUR) == 31 and faces[131:] == [figures.EMPTY_FACE] * 69
     # filled from the top left, row by row: the 11th person is the first of the second row
-    first, eleventh = people[0].get_path().vertices, people[10].get_path().vertices
+    first, eleventh = people[0].vertices, people[10].vertices
     assert first[:, 0].mean() == pytest.approx(eleventh[:, 0].mean())
     assert first[:, 1].mean() - eleventh[:, 1].mean() == pytest.approx(1.0)
     # the grids sit side by side: the comparison group's first person 12 cells to the right
-    assert people[100].get_path().vertices[:, 0].mean() - first[:, 0].mean() == pytest.approx(12.0)
+    assert people[100].vertices[:, 0].mean() - first[:, 0].mean() == pytest.approx(12.0)
     assert texts(fig) == [
         "Treatment group: 27 in 100\npeople who received the service", "95% interval: 20 to 33 in 100",
         "Comparison group: 31 in 100\nsimilar people who did not", "95% interval: 30 to 34 in 100",
@@ -67,7 +68,8 @@ def test_person_icon_is_one_path_of_a_head_and_a_body():
 
 def test_per_100_of_nobody_and_everybody():
     fig = figures.per_100_figure(comparison(0.0, 0.0, 0.0, 1.0, 1.0, 1.0))
-    faces = [to_hex(p.get_facecolor()) for p in fig.axes[0].patches]
+    (icons,) = fig.axes[0].collections
+    faces = [to_hex(face) for face in icons.get_facecolor()]
     assert faces[:100] == [figures.EMPTY_FACE] * 100 and faces[100:] == [figures.COMPARISON_COLOUR] * 100
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from jdl.cohort.build import Cohort, finish_attrition
@@ -26,13 +27,45 @@ def shared_levels(data: pd.DataFrame, categorical: list[str], treatment: str = "
     Comparison people outside are simply not candidates; treated people outside leave the analysis
     as "no comparison match".
     """
-    keep = pd.Series(True, index=data.index)
-    treated = data[treatment] == 1
+    levels = _Levels(data, categorical)
+    treated = data[treatment].to_numpy() == 1
+    keep = np.ones(len(data), dtype=bool)
     for column in categorical:
-        values = data[column]
-        both = pd.Index(values[treated].unique()).intersection(pd.Index(values[~treated].unique()))
-        keep &= values.isin(both)
-    return keep
+        keep &= levels.shared(column, np.ones(len(data), dtype=bool), treated)
+    return pd.Series(keep, index=data.index)
+
+
+class _Levels:
+    """The columns of ``data`` as integer level codes (a missing value is a level of its own, as
+    pandas' ``unique`` and ``isin`` treat it), coded once, so that the planning loop below runs
+    on numpy arrays rather than on a pandas selection per column and round."""
+
+    def __init__(self, data: pd.DataFrame, columns) -> None:
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}
+        self.missing: dict[str, int] = {}
+        for column in dict.fromkeys(columns):
+            codes, values = pd.factorize(data[column], use_na_sentinel=False)
+            self.codes[column], self.values[column] = codes, np.asarray(values, dtype=object)
+            na = pd.isna(values)
+            self.missing[column] = int(np.flatnonzero(na)[0]) if na.any() else -1
+
+    def present(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """Which levels of ``column`` the rows ``rows`` (a boolean mask) hold."""
+        return np.bincount(self.codes[column][rows], minlength=len(self.values[column])) > 0
+
+    def distinct(self, column: str, rows: np.ndarray) -> int:
+        """How many values ``column`` takes among ``rows``, a missing value not counted (nunique)."""
+        held = self.present(column, rows)
+        if self.missing[column] >= 0:
+            held[self.missing[column]] = False
+        return int(held.sum())
+
+    def shared(self, column: str, rows: np.ndarray, treated: np.ndarray) -> np.ndarray:
+        """For every row: whether its level of ``column`` is held by both the treated and the
+        comparison rows among ``rows`` (a level outside both is not shared)."""
+        both = self.present(column, rows & treated) & self.present(column, rows & ~treated)
+        return both[self.codes[column]]
 
 
 DEFAULT_EXACT = ("sex", "disposal_kind")
@@ -86,33 +119,34 @@ def plan_match(data: pd.DataFrame, covariates=None, exact=DEFAULT_EXACT) -> tupl
     """
     wanted = list(covariates or COVARIATES)
     levelled = [c for c in wanted if c in CATEGORICAL_COVARIATES or data[c].isin((0, 1)).all()]
-    used = data
+    levels = _Levels(data, [*wanted, *(exact or ())])
+    treated = data["treated"].to_numpy() == 1
+    rows = np.ones(len(data), dtype=bool)       # the rows still used
     restrictions: dict[str, object] = {}
     support: list[str] = []
     while True:
-        treated = used["treated"] == 1
-        before = len(used)
+        before = int(rows.sum())
         for column in wanted:
             if column in restrictions:
                 continue
-            shared = used.loc[treated, column].unique()
-            if len(shared) == 1 and used.loc[~treated, column].nunique() > 1:
-                restrictions[column] = shared[0]
-                used = used[used[column] == shared[0]]
-                treated = used["treated"] == 1
-        keep = shared_levels(used, levelled)
-        if not keep.all():
-            for column in levelled:
-                if not shared_levels(used, [column]).all() and column not in support:
-                    support.append(column)
-            used = used[keep]
-        if len(used) == before:
+            shared = np.flatnonzero(levels.present(column, rows & treated))
+            if len(shared) == 1 and levels.distinct(column, rows & ~treated) > 1:
+                restrictions[column] = levels.values[column][shared[0]]
+                rows &= levels.codes[column] == shared[0]
+        outside = {column: ~levels.shared(column, rows, treated) & rows for column in levelled}
+        for column in levelled:
+            if outside[column].any() and column not in support:
+                support.append(column)
+        for mask in outside.values():
+            rows &= ~mask
+        if int(rows.sum()) == before:
             break
+    used = data[rows]
     treated = used["treated"] == 1
     if not treated.any() or treated.all():
         raise NoComparison("no one in the comparison pool shares the values every treated person has")
-    chosen = [c for c in wanted if used[c].nunique() > 1]
-    exact_kept = [c for c in (exact or ()) if used[c].nunique() > 1]
+    chosen = [c for c in wanted if levels.distinct(c, rows) > 1]
+    exact_kept = [c for c in (exact or ()) if levels.distinct(c, rows) > 1]
     pool_before = int((data["treated"] == 0).sum())
     treated_before = int((data["treated"] == 1).sum())
     plan = MatchPlan(
