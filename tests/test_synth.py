@@ -498,3 +498,51 @@ def test_older_world_readable_synthetic_data_is_made_owner_only(tmp_path):
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644   # a symlink's target is not ours to change
     assert jdl.synth.world.make_private_tree(data) == 0
     assert jdl.synth.world.make_private_tree(tmp_path / "missing") == 0
+
+
+def test_employment_effect_changes_nothing_but_the_participants_employment(monkeypatch):
+    """The employment programme's extra P45 spells come from a random stream of their own: without
+    them (every employment_effect 0) every table but ``employment`` is the same, and so is every
+    row of ``employment`` but the extra spells, which belong to that programme's participants and
+    start in the year after their index date; the truth differs only in the employment figures."""
+    import dataclasses
+
+    from jdl.window import FOLLOW_UP_DAYS
+
+    cfg = SynthConfig(n_people=10_000)
+    with_effect = generate(cfg)
+    monkeypatch.setattr(jdl.synth.world, "PROGRAMMES",
+                        tuple(dataclasses.replace(p, employment_effect=0.0) for p in PROGRAMMES))
+    without = generate(cfg)
+    assert [p.slug for p in PROGRAMMES if p.employment_effect > 0] == ["work-ready"]
+    for name in TABLES:
+        if name != "employment":
+            assert with_effect.tables[name].equals(without.tables[name]), name
+    for slug in with_effect.participants:
+        assert np.array_equal(with_effect.participants[slug], without.participants[slug])
+    employment_keys = {"employment_effect", "employment_with_service", "employment_without_service",
+                       "employment_effect_points"}
+    for slug, truth in with_effect.truth.items():
+        assert {k: v for k, v in truth.items() if k not in employment_keys} == \
+            {k: v for k, v in without.truth[slug].items() if k not in employment_keys}
+        assert without.truth[slug]["employment_effect_points"] == 0.0
+        assert truth["employment_with_service"] >= truth["employment_without_service"]
+    assert with_effect.truth["work-ready"]["employment_effect_points"] > 5
+    assert all(t["employment_effect_points"] == 0.0 for slug, t in with_effect.truth.items() if slug != "work-ready")
+
+    columns = ["person_id", "start_date", "end_date"]
+    new = with_effect.tables["employment"].to_pandas()[columns]
+    old = without.tables["employment"].to_pandas()[columns]
+    merged = new.merge(old.drop_duplicates(), how="left", indicator=True)
+    extra = new[(merged["_merge"] == "left_only").to_numpy()]
+    assert len(new) == len(old) + len(extra) and len(extra) > 0
+    # the rows already there are unchanged and in the same order
+    # (compared with equals, so a failure prints no rows of the synthetic people's data)
+    assert new.drop(index=extra.index).reset_index(drop=True).equals(old)
+    assert new.sort_values(["person_id", "start_date"], kind="stable").index.equals(new.index)
+    pos = with_effect.participants["work-ready"]
+    index_date = pd.Series(pd.to_datetime(with_effect.events["index_date"][pos], unit="D"),
+                           index=with_effect.events["person"][pos] + 1)
+    assert extra["person_id"].isin(index_date.index).all() and extra["person_id"].is_unique
+    days = (pd.to_datetime(extra["start_date"]) - index_date[extra["person_id"]].to_numpy()).dt.days
+    assert days.between(0, FOLLOW_UP_DAYS - 1).all()
