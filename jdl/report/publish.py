@@ -514,22 +514,26 @@ class PrintingBrowser:
 
 # The browser that SystemChromiumPDFExporter prints in, when one is kept open (keep_browser_open).
 _kept_browser: PrintingBrowser | None = None
+_kept_browser_lock = threading.Lock()
 
 
 def keep_browser_open() -> PrintingBrowser:
     """Start a browser (the first time) that every later PDF of this process is printed in, and
     return it; it stays open until :func:`close_kept_browser` (a month runner's worker process
-    prints all its reports in one browser instead of starting one per report)."""
+    prints all its reports in one browser instead of starting one per report). Thread-safe: a
+    call while another thread is starting the browser waits for it and gets the same browser."""
     global _kept_browser
-    if _kept_browser is None:
-        _kept_browser = PrintingBrowser()
-    return _kept_browser
+    with _kept_browser_lock:
+        if _kept_browser is None:
+            _kept_browser = PrintingBrowser()
+        return _kept_browser
 
 
 def close_kept_browser() -> None:
     """Close the browser :func:`keep_browser_open` started, if any."""
     global _kept_browser
-    browser, _kept_browser = _kept_browser, None
+    with _kept_browser_lock:
+        browser, _kept_browser = _kept_browser, None
     if browser is not None:
         browser.close()
 

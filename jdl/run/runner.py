@@ -705,6 +705,21 @@ def _remove_stage(stage: Path | None) -> None:
         _in_flight.discard(stage)
 
 
+def _warm_publishing() -> None:
+    """In a local pool worker, while the kernel starts and runs the report: import the publishing
+    code and start the worker's kept-open browser in a thread of their own (the worker itself only
+    waits for the kernel meanwhile), so that neither waits until the report is executed. A browser
+    that fails to start here is started again, and its error reported, when the report is published."""
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            from jdl.report.publish import keep_browser_open
+
+            keep_browser_open()
+
+    threading.Thread(target=warm, name="jdl-warm-publishing", daemon=True).start()
+
+
 def execute_request(request: Request, notebook: Path, out_dir: Path, national_dir: Path, root: Path,
                     timeout: float | None = DEFAULT_TIMEOUT, publish: bool = True) -> RequestOutcome:
     """Execute the report template ``notebook`` for ``request`` into ``out_dir/report.ipynb``
@@ -732,6 +747,8 @@ def execute_request(request: Request, notebook: Path, out_dir: Path, national_di
     except OSError as error:
         return failed(f"creating the request's folder failed: {describe_error(error)}")
     parameters = request.parameters(national_dir)
+    if publish and _lifeline is not None:
+        _warm_publishing()
     temp: Path | None = None
     stage: Path | None = None
     error_text: str | None = None
