@@ -93,7 +93,7 @@ def regression_adjusted(data: pd.DataFrame, weights, covariates, outcome: str = 
     dropped) with the match ``weights``, over the rows with positive weight; the treatment
     coefficient with HC1 robust standard errors. Consistent if either the propensity match or the
     outcome model is right."""
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import WLS
 
     from jdl.stats.design import covariate_matrix
 
@@ -103,7 +103,7 @@ def regression_adjusted(data: pd.DataFrame, weights, covariates, outcome: str = 
     design, names = covariate_matrix(rows, list(covariates), drop_first=True)
     varying = design.std(axis=0) > 0
     x = np.column_stack([np.ones(len(rows)), rows[treatment].to_numpy(dtype=float), design[:, varying]])
-    fit = sm.WLS(rows[outcome].to_numpy(dtype=float), x, weights=w[keep]).fit(cov_type="HC1")
+    fit = WLS(rows[outcome].to_numpy(dtype=float), x, weights=w[keep]).fit(cov_type="HC1")
     estimate, se = float(fit.params[1]), float(fit.bse[1])
     z = stats.norm.ppf(1 - alpha / 2)
     return AdjustedEstimate(estimate, se, estimate - z * se, estimate + z * se, float(fit.pvalues[1]), int(keep.sum()))
