@@ -9,11 +9,12 @@ An analyst in Jupyter, the report template and the tests all call the same funct
     analysis.rematch(method="nearest", ratio=2, caliper=0.1).headline
 
 Each stage is computed once and kept: validation, linkage and attrition, the cohort, the match,
-the eleven measures, balance, sensitivity, sub-groups and the match controlled for region. The
+the eleven measures, balance, sensitivity, sub-groups and the match controlled for region, and
+the experimental employment and benefit outcomes and outcomes over time (issue 16). The
 decisions (processed or not and why, the verdict, the number needed) are made here, in tested
 package code; the template only renders them. Attributes that hold personal data (``validation``,
-``cohort``, ``flow``, ``data``) are for computing aggregates, never for display; the summaries
-(``repr``, ``_repr_html_``) show aggregates only.
+``cohort``, ``flow``, ``data``, ``employment_data``) are for computing aggregates, never for
+display; the summaries (``repr``, ``_repr_html_``) show aggregates only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from jdl.stats import disclosure, subgroups
 from jdl import words
 from jdl.stats.plan import NoComparison, match_cohort, match_scrap
 from jdl.cohort.build import build_cohort, treated_attributes
+from jdl.cohort.employment import EMPLOYMENT_MEASURES, analysis_outcomes
 from jdl.stats.compare import compare_measures, number_needed
+from jdl.stats.over_time import compare_over_time, cumulative_share, shown_over_time
 from jdl.stats.matching import PropensityModelError
 from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
@@ -149,6 +152,53 @@ class Analysis:
         """The eleven measures compared (:class:`jdl.stats.compare.MeasureComparison`), gates applied."""
         self._need_processed("the comparison of measures")
         return compare_measures(self.data, self.match.weights)
+
+    # ---------------------------------------------------------------- experimental outcomes (issue 16)
+
+    @computed
+    def employment_data(self) -> pd.DataFrame:
+        """:attr:`data` with the experimental employment and benefit outcomes, the outcomes over
+        time and the first day in P45 employment (:data:`jdl.cohort.employment.ANALYSIS_COLUMNS`)
+        joined on: computed once, in one DuckDB query, for the people in the match only (weight
+        over 0; missing for the rest, whose values are never read). Personal data: for computing
+        aggregates, never for display."""
+        self._need_processed("the employment outcomes")
+        national = self._national if self._national is not None else NationalData.open(self.national_dir)
+        in_match = self.data.index[self.match.weights.to_numpy() > 0]
+        return self.data.join(analysis_outcomes(national, in_match))
+
+    @computed
+    def employment(self) -> list:
+        """The four experimental employment and benefit measures
+        (:data:`jdl.cohort.employment.EMPLOYMENT_MEASURES`) compared as the re-offending measures
+        are (:func:`jdl.stats.compare.compare_measures`: Welch, the same gates):
+        :class:`jdl.stats.compare.MeasureComparison` objects. They never change the verdict."""
+        return compare_measures(self.employment_data, self.match.weights, measures=EMPLOYMENT_MEASURES)
+
+    @computed
+    def over_time_comparisons(self) -> dict:
+        """``"reoffended"`` and ``"employed"`` -> :class:`jdl.stats.over_time.OverTime`: the
+        cumulative shares by days 30, 90, 180, 270 and 365 compared. Their tables hold counts of
+        people that are never published: use :meth:`over_time`."""
+        data, weights = self.employment_data, self.match.weights
+        return {outcome: compare_over_time(data, weights, outcome=outcome) for outcome in ("reoffended", "employed")}
+
+    def over_time(self, outcome: str) -> pd.DataFrame | None:
+        """The publishable table of cumulative shares with a proven re-offence (``"reoffended"``)
+        or in P45 employment (``"employed"``) by days 30, 90, 180, 270 and 365 of both groups,
+        with intervals, the difference and its interval and p-value
+        (:func:`jdl.stats.over_time.shown_over_time`: the curve's disclosure rule; no counts), or
+        None when none may be shown."""
+        if outcome not in ("reoffended", "employed"):
+            raise ValueError('the outcome over time is "reoffended" or "employed"')
+        return shown_over_time(self.over_time_comparisons[outcome])
+
+    @computed
+    def employment_curve(self):
+        """The day-by-day cumulative share of each group in P45 employment so far
+        (:func:`jdl.stats.over_time.cumulative_share`; :func:`jdl.stats.curves.curve_shown` gives
+        what may be drawn)."""
+        return cumulative_share(self.employment_data, self.match.weights, "days_to_first_employment")
 
     @computed
     def headline(self):
@@ -280,6 +330,7 @@ class Analysis:
             subgroups=[r.scrap() for r in self.subgroups] if processed else None,
             published_counts=self.publication.scrap(),
             match=match_scrap(result, self.plan) if result is not None else None,
+            employment=employment_scrap(self.employment) if processed else None,
         )
 
     @one_blas_thread()
@@ -310,6 +361,27 @@ class Analysis:
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                        for k, v in self.summary().items() if v is not None)
         return f"<table><caption>Justice Data Lab analysis</caption>{rows}</table>"
+
+
+def employment_scrap(results) -> dict:
+    """The ``employment`` scrap: measure column -> a dict of its comparison, for the experimental
+    measures (:class:`jdl.stats.compare.MeasureComparison` list of :attr:`Analysis.employment`):
+    ``label``, ``kind`` ("rate" or "days"), ``shown`` (reported, bool); when shown
+    ``treated_mean``, ``comparison_mean``, ``difference``, ``lower``, ``upper`` (proportions for
+    rates, days for days), ``p_value`` and ``significant``; when not, ``reason`` (the rule, never a
+    count). Aggregates only."""
+    scrap = {}
+    for r in results:
+        entry = {"label": r.measure.label, "kind": r.measure.kind, "shown": bool(r.reported)}
+        if r.reported:
+            c = r.comparison
+            entry.update(treated_mean=float(c.treated_mean), comparison_mean=float(c.comparison_mean),
+                         difference=float(c.difference), lower=float(c.lower), upper=float(c.upper),
+                         p_value=float(c.p_value), significant=bool(c.significant))
+        else:
+            entry["reason"] = r.reason
+        scrap[r.measure.column] = entry
+    return scrap
 
 
 def _matched(request, upload, national_dir, setting, match_options, validation, window, cohort, national):

@@ -182,6 +182,12 @@ class ReportScraps:
         "dict", "the match as run: method, distance, caliper (SD and width), ratio, replacement, exact "
                 "variables, covariates, estimator, separated and dropped terms, pool restrictions (dict; see "
                 "jdl.stats.plan.match_scrap), or None when no match was run", optional=True)
+    employment: dict | None = _scrap(
+        "dict", "experimental: the employment and benefit measures in the year after, measure column -> a "
+                "dict with label, kind (rate or days), shown (bool) and, when shown, treated_mean, "
+                "comparison_mean, difference, lower, upper (proportions for rates, days for days), p_value "
+                "and significant, or the reason when not shown (dict; see jdl.analysis.employment_scrap), or "
+                "None when not processed (and in reports made before the scrap existed)", optional=True)
 
     def __post_init__(self):
         for scrap in fields(self):

@@ -180,6 +180,15 @@ _SUBJECTS = {
                         "among", None),
     "custodial_sentences": ("the average number of custodial sentences within a year for proven re-offences",
                             "among", "custodial sentences"),
+    # the experimental employment and benefit measures (jdl.cohort.employment): neutral words only,
+    # "higher" or "lower" (for employment a rise is the hoped-for outcome, so never a "reduction")
+    "employed_in_year": ("the share in P45 employment at any time in the year after the index date", "of", None),
+    "days_employed": ("the average number of days in P45 employment in the year after the index date",
+                      "among", None),
+    "benefit_at_year_end": ("the share on out-of-work benefits at the end of the year after the index date",
+                            "of", None),
+    "days_on_benefit": ("the average number of days on out-of-work benefits in the year after the index date",
+                        "among", None),
 }
 
 

@@ -63,8 +63,23 @@ def region_result(n_treated, difference, lower, upper, p):
             "p_value": p, "verdict": "inconclusive"}
 
 
+def employment(treated, comparison, lower, upper, p):
+    """An experimental employment scrap as a report glues it: employed_in_year shown, benefit_at_year_end gated."""
+    return {"employed_in_year": {"label": "In P45 employment at any time in the year after", "kind": "rate",
+                                 "shown": True, "treated_mean": treated, "comparison_mean": comparison,
+                                 "difference": treated - comparison, "lower": lower, "upper": upper, "p_value": p,
+                                 "significant": p <= 0.05},
+            "benefit_at_year_end": {"label": "On out-of-work benefits at the end of the year", "kind": "rate",
+                                    "shown": False, "reason": "not reported: too few people"}}
+
+
+# the employment scraps of the fake reports: Safe Ground's report was made before the scrap existed
+GATED_EMPLOYMENT = {"employed_in_year": {"label": "In P45 employment at any time in the year after", "kind": "rate",
+                                         "shown": False, "reason": "not reported: too few people"}}
+
+
 def published(organisation, programme, verdict, n_treated, n_comparison, treated, comparison, lower, upper, p,
-              standard_error):
+              standard_error, employment_scrap=None):
     return {"organisation": organisation, "programme": programme, "status": "published", "verdict": verdict,
             "reason": None, "n_submitted": n_treated + 40, "n_treated": n_treated, "n_comparison": n_comparison,
             "n_comparison_effective": n_comparison * 0.8, "treated_rate": treated, "comparison_rate": comparison,
@@ -78,7 +93,7 @@ def published(organisation, programme, verdict, n_treated, n_comparison, treated
             "subgroups": [{"dimension": "sex", "level": "male", **region_result(n_treated - 30, -0.02, -0.09, 0.05,
                                                                                  0.57)}],
             "published_counts": {"totals": {"submitted": n_treated + 40, "analysed": n_treated}, "tables": {}},
-            "match": {"method": "radius", "caliper_sd": 0.2}}
+            "match": {"method": "radius", "caliper_sd": 0.2}, "employment": employment_scrap}
 
 
 NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be analysed", "n_submitted": 48,
@@ -87,16 +102,18 @@ NOT_RUN = {"verdict": "not processed", "reason": "fewer than 60 people could be 
            "number_needed": None, "e_value": None, "e_value_bound": None, "adjusted_difference": None,
            "attrition": {"submitted": 48, "analysed": 0}, "standard_error": None,
            "controlled_for_region": None, "subgroups": None,
-           "published_counts": {"totals": {"submitted": 48, "analysed": 0}, "tables": {}}, "match": None}
+           "published_counts": {"totals": {"submitted": 48, "analysed": 0}, "tables": {}}, "match": None,
+           "employment": None}
 
 # (month, id) -> the scraps its fake report glues (request_id, programme_type, date_received added)
 REPORTS = {
     ("2014-02", "2014-02-001"): published("Safe Ground", "Family Man", "significant reduction", 312, 2140,
                                           0.2211, 0.3049, -0.1349, -0.0327, 0.0014, 0.0261),
     ("2014-03", "2014-03-001"): published("Footprints", "Gateway Mentoring", "inconclusive", 1234, 15678,
-                                          0.2410, 0.2702, -0.0884, 0.0300, 0.334, 0.0302),
+                                          0.2410, 0.2702, -0.0884, 0.0300, 0.334, 0.0302,
+                                          employment(0.4456, 0.2633, 0.1350, 0.2295, 1.4e-13)),
     ("2014-03", "2014-03-002"): published("Prison Arts Trust", "Stage Two", "significant increase", 205, 1890,
-                                          0.4125, 0.3610, 0.0105, 0.0925, 0.0449, 0.0209),
+                                          0.4125, 0.3610, 0.0105, 0.0925, 0.0449, 0.0209, GATED_EMPLOYMENT),
     ("2014-03", "2014-03-003"): {"organisation": "Second Chance", "programme": "Housing Advice",
                                  "status": "not processed", **NOT_RUN},
 }
@@ -308,6 +325,34 @@ def test_results_table_strings(march):
         ["March 2014", "Prison Arts Trust: Stage Two", "205 / 1,890", "41% / 36%", "5", "1\u00a0to\u00a09", "0.04",
          "significant increase"],
     ]
+
+
+def test_employment_table_strings_from_the_scraps(march):
+    """The experimental employment table: shown (rates, difference, interval, significance), gated
+    ("not shown") and a report made before the scrap existed ("not recorded"); from the scraps the
+    fake reports glued, through the notebooks."""
+    table = bulletin.employment_table(march)
+    assert list(table.columns) == list(bulletin.EMPLOYMENT_COLUMNS) == [
+        "Month", "Organisation: programme", "In P45 employment (treatment / comparison)",
+        "Difference (percentage points)", "95% interval", "Significant"]
+    assert table.values.tolist() == [
+        ["February 2014", "Safe Ground: Family Man", "not recorded: report made before these outcomes", "", "", ""],
+        ["March 2014", "Footprints: Gateway Mentoring", "45% / 26%", "18", "14\u00a0to\u00a023", "Yes"],
+        ["March 2014", "Prison Arts Trust: Stage Two", "not shown: too few with or without the outcome", "", "", ""],
+    ]
+    assert march.published_requests["employment"].iloc[0] is None
+    # the words say experimental, and the markup of a name is escaped when shown
+    assert bulletin.EMPLOYMENT_HEADING == "Experimental: employment in the year after"
+    assert "Experimental statistics" in bulletin.EMPLOYMENT_INTRO
+    hostile = march.requests.copy()
+    hostile.loc[hostile["id"] == "2014-03-001", "organisation"] = "<b>Foot</b>"
+    html = bulletin.table_style(bulletin.employment_table(Bulletin("2014-03", hostile)), "employment").to_html()
+    assert "&lt;b&gt;Foot&lt;/b&gt;: Gateway Mentoring" in html and "<b>Foot" not in html
+
+
+def test_employment_table_with_no_published_result_is_empty():
+    empty = Bulletin("2014-03", pd.DataFrame(columns=list(bulletin.COLUMNS)))
+    assert bulletin.employment_table(empty).empty
 
 
 def test_tables_left_align_their_columns_of_words_as_the_reports_do(march):

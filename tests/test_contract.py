@@ -45,6 +45,14 @@ PUBLISHED = {
     "published_counts": {"totals": {"submitted": 1300, "analysed": 1234}, "tables": {"attrition": {"analysed": "1,234"}}},
     "match": {"method": "radius", "caliper_sd": 0.2, "exact": ["sex"]},
 }
+# the experimental employment scrap: one measure shown, one gated (reports made before it existed lack it)
+EMPLOYMENT = {
+    "employed_in_year": {"label": "In P45 employment at any time in the year after", "kind": "rate", "shown": True,
+                         "treated_mean": 0.4456, "comparison_mean": 0.2633, "difference": 0.1823, "lower": 0.135,
+                         "upper": 0.2295, "p_value": 1.4e-13, "significant": True},
+    "benefit_at_year_end": {"label": "On out-of-work benefits at the end of the year", "kind": "rate",
+                            "shown": False, "reason": "not reported: too few people"},
+}
 LETTER = {
     "request_id": "2014-03-002", "organisation": "Second Chance", "programme": "Housing Advice",
     "programme_type": "other", "date_received": "2014-01-20", "status": "not processed",
@@ -66,6 +74,8 @@ BROKEN = {
     "count as text": ({**LETTER, "n_treated": "0"}, "n_treated", "the report's 'n_treated' scrap is not a whole number"),
     "rate as text": ({**PUBLISHED, "treated_rate": "0.241"}, "treated_rate",
                      "the report's 'treated_rate' scrap is not a number"),
+    "employment not a mapping": ({**PUBLISHED, "employment": [0.18]}, "employment",
+                                 "the report's 'employment' scrap is not a mapping"),
     "attrition not counts": ({**LETTER, "attrition": {"submitted": 48.5}}, "attrition",
                              "the report's 'attrition' scrap is not a mapping of text to whole numbers"),
     "no status or verdict": ({k: v for k, v in LETTER.items() if k not in ("status", "verdict")}, "status",
@@ -95,6 +105,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
         "published": (f"scraps = {PUBLISHED!r}\nscraps['subgroups'][0]['lower'] = float('nan')\n"
                       "ReportScraps(**scraps, number_needed=math.inf).glue()"),
         "letter": f"ReportScraps(**{LETTER!r}).glue()",
+        "employment": f"ReportScraps(**{PUBLISHED!r}, employment={EMPLOYMENT!r}).glue()",
         **{name: f"glue_as_is({scraps!r})" for name, (scraps, _, _) in BROKEN.items()},
     }
     runner = new_notebook(cells=[new_code_cell(SETUP)] + [new_code_cell(source) for source in cells.values()],
@@ -167,7 +178,7 @@ def test_the_scraps_are_the_fields_of_report_scraps():
         "reason", "n_submitted", "n_treated", "n_comparison", "n_comparison_effective", "treated_rate",
         "comparison_rate", "difference", "lower", "upper", "p_value", "standard_error", "number_needed", "e_value",
         "e_value_bound", "adjusted_difference", "attrition", "controlled_for_region", "subgroups",
-        "published_counts", "match"]
+        "published_counts", "match", "employment"]
     assert SCRAPS["number_needed"] == "treatment group size needed when inconclusive (float, may be inf, or None)"
     assert requests.SCRAPS is SCRAPS
 
@@ -240,8 +251,20 @@ def test_a_letter_round_trips_with_none_for_what_does_not_apply(reports):
     assert [name for name, value in read.to_dict().items() if value is None] == [
         "n_comparison_effective", "treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value",
         "standard_error", "number_needed", "e_value", "e_value_bound", "adjusted_difference",
-        "controlled_for_region", "subgroups", "match"]
+        "controlled_for_region", "subgroups", "match", "employment"]
     assert (read.status, read.verdict) == (Status.NOT_PROCESSED, Verdict.NOT_PROCESSED)
+
+
+@pytest.mark.slow
+def test_the_employment_scrap_round_trips_and_old_reports_lack_it(reports):
+    read = ReportScraps.read(reports["employment"])
+    assert read == ReportScraps(**PUBLISHED, employment=EMPLOYMENT)
+    assert read.employment["employed_in_year"]["difference"] == 0.1823
+    assert read.employment["benefit_at_year_end"] == {"label": "On out-of-work benefits at the end of the year",
+                                                     "kind": "rate", "shown": False,
+                                                     "reason": "not reported: too few people"}
+    # a report made before the scrap existed (PUBLISHED glues none) is read, with None for it
+    assert ReportScraps.read(reports["published"]).employment is None
 
 
 @pytest.mark.slow

@@ -55,8 +55,8 @@ def test_a_request_not_processed_gets_the_letter_and_nothing_statistical():
     assert "In this request 40 of the 48 people submitted could be analysed. At that rate, about 60 people" in letter
     assert "from 40% to 35% (a reduction of 5 percentage points) with 80% power" in letter  # the pool's rate
     assert "about 1,471 people would be needed in the treatment group" in letter
-    for name in ("can_say", "per_100", "intervals", "reoffending_over_time", "measures", "profile", "sub_analyses",
-                 "match_quality", "propensity_model", "sensitivity"):
+    for name in ("can_say", "per_100", "intervals", "reoffending_over_time", "measures", "employment", "profile",
+                 "sub_analyses", "match_quality", "propensity_model", "sensitivity"):
         assert report.parts(name) == []
 
 
@@ -158,22 +158,132 @@ def test_intervals_draws_the_frequency_and_time_figures_but_not_a_gated_measure(
     assert ("The average number of days to the first proven re-offence" in said) is not time_gated
 
 
-def test_reoffending_over_time_draws_the_curve_or_says_why_not():
+def _shown_over_time(days=(30, 90, 180, 270, 365)):
+    """A published over-time table (as jdl.stats.over_time.shown_over_time gives it) for ``days``."""
+    import pandas as pd
+
+    rows = {30: (0.192, 0.157, 0.228, 0.160, 0.150, 0.170, 0.032, -0.004, 0.069, 0.077, False),
+            90: (0.268, 0.228, 0.308, 0.176, 0.165, 0.187, 0.092, 0.050, 0.133, 0.00002, True),
+            180: (0.4, 0.355, 0.445, 0.206, 0.194, 0.218, 0.194, 0.146, 0.241, 3e-15, True),
+            270: (0.423, 0.378, 0.467, 0.237, 0.224, 0.250, 0.186, 0.139, 0.232, 6e-14, True),
+            365: (0.446, 0.401, 0.490, 0.263, 0.250, 0.277, 0.182, 0.135, 0.230, 1e-13, True)}
+    from jdl.stats.over_time import SHOWN_COLUMNS
+
+    return pd.DataFrame([rows[d] for d in days], index=pd.Index(list(days), name="day"), columns=list(SHOWN_COLUMNS))
+
+
+def test_reoffending_over_time_draws_the_curve_and_the_table_or_says_why_not():
     import pandas as pd
     from matplotlib.figure import Figure
 
     data = pd.DataFrame({"treated": [1] * 32 + [0] * 25,
                          "days_to_first": pd.Series(list(range(12)) + [None] * 20 + [3] * 5 + [None] * 20,
                                                     dtype=float)})
-    analysis = SimpleNamespace(data=data, match=SimpleNamespace(weights=pd.Series([1.0] * 57)))
-    heading, figure = sections.reoffending_over_time(analysis)
+    asked = []
+    analysis = SimpleNamespace(data=data, match=SimpleNamespace(weights=pd.Series([1.0] * 57)),
+                               over_time=lambda outcome: asked.append(outcome) or _shown_over_time((180, 270, 365)))
+    heading, figure, note, table = sections.reoffending_over_time(analysis)
+    assert asked == ["reoffended"]
     assert heading.data.startswith("## Re-offending over the year\n\nThe share of each group")
     assert isinstance(figure, Figure) and figure.axes[0].get_lines()[1].get_xdata()[0] == 5
+    assert note.data.startswith("### Proven re-offending so far, by day\n\nBy day 30, 90, 180, 270 and 365")
+    # every day of the table, the ones not shown saying so; shares in per cent, differences in points
+    assert list(table.index) == ["By day 30", "By day 90", "By day 180", "By day 270", "By day 365"]
+    assert table.loc["By day 30"].tolist() == ["not shown: fewer than 5 people in a group", *[""] * 6]
+    assert table.loc["By day 365"].tolist() == ["45", "40\u00a0to\u00a049", "26", "25\u00a0to\u00a028", "18",
+                                                "14\u00a0to\u00a023", "<0.01"]
+    # no table may be shown: the curve only
+    analysis.over_time = lambda outcome: None
+    assert len(sections.reoffending_over_time(analysis)) == 2
     # four comparison people re-offend: no day may be drawn
     analysis.match.weights.iloc[-21] = 0.0
     [why] = sections.reoffending_over_time(analysis)
     assert why.data == ("## Re-offending over the year\n\nThe re-offending curve is not shown: in one of the "
                         "groups too few people re-offended, or too few did not, for it to be published.")
+
+
+def _employment_results(gated=()):
+    from jdl.cohort.employment import EMPLOYMENT_MEASURES
+    from jdl.stats.compare import Comparison, MeasureComparison
+
+    values = {"employed_in_year": (0.4456, 0.40, 0.49, 0.2633, 0.25, 0.28, 0.1823, 0.135, 0.2295, 1e-13, True),
+              "days_employed": (91.05, 80.0, 102.0, 55.92, 53.0, 59.0, 35.13, 23.0, 47.26, 2e-8, True),
+              "benefit_at_year_end": (0.1736, 0.14, 0.21, 0.1947, 0.18, 0.21, -0.0211, -0.0578, 0.0156, 0.26, False),
+              "days_on_benefit": (57.01, 50.0, 64.0, 68.13, 65.0, 71.0, -11.12, -21.25, -1.0, 0.031, True)}
+    results = []
+    for m in EMPLOYMENT_MEASURES:
+        if m.column in gated:
+            results.append(MeasureComparison(m, None, False, "not reported: too few people (fewer than 10 in the "
+                                                             "treatment group have the outcome, or fewer than 10 do not)"))
+        else:
+            results.append(MeasureComparison(m, Comparison(*values[m.column], 478, 3198.4, 900.0, 0.05), True, None))
+    return results
+
+
+def _employment_analysis(gated=(), table=True, curve=True):
+    import numpy as np
+    import pandas as pd
+    from jdl.stats.curves import Cumulative
+
+    days = np.arange(1, 366)
+    share = np.linspace(0.15, 0.45, 365)
+    frame = pd.DataFrame({"treated": share, "treated_lower": share - 0.04, "treated_upper": share + 0.04,
+                          "comparison": share / 2, "comparison_lower": share / 2 - 0.01,
+                          "comparison_upper": share / 2 + 0.01, "treated_count": 0.0, "comparison_count": 0.0,
+                          "treated_people": 70 if curve else 3, "comparison_people": 800},
+                         index=pd.Index(days, name="day"))
+    return SimpleNamespace(employment=_employment_results(gated),
+                           over_time=lambda outcome: _shown_over_time() if table and outcome == "employed" else None,
+                           employment_curve=Cumulative(frame, n_treated=478, n_comparison=3198.4))
+
+
+def test_the_employment_section_is_labelled_experimental_with_its_table_words_and_over_time():
+    from matplotlib.figure import Figure
+
+    parts = sections.employment(_employment_analysis())
+    intro, title, table, said, heading, over, figure = parts
+    assert intro.data.startswith("## Experimental: employment and benefits in the year after\n\nThese outcomes are "
+                                 "experimental statistics. They come from DWP records of P45 employment and of "
+                                 "out-of-work benefits")
+    assert "from July 2018 as experimental statistics" in intro.data
+    assert "do not change the result on re-offending" in intro.data
+    assert title.data == "### Employment and benefits in the year after (experimental)"
+    assert list(table.index) == ["In P45 employment at any time in the year (%)", "Days in P45 employment in the year",
+                                 "On out-of-work benefits at the end of the year (%)",
+                                 "Days on out-of-work benefits in the year"]
+    assert table.iloc[0].tolist() == ["478", "3,198", "45%", "26%", "18", "14\u00a0to\u00a023", "Yes", "<0.01"]
+    assert table.iloc[1].tolist() == ["478", "3,198", "91", "56", "35", "23\u00a0to\u00a047", "Yes", "<0.01"]
+    assert said.data.split("\n") == [
+        "- The share in P45 employment at any time in the year after the index date of people who received the "
+        "service was higher by between 14 and 23 percentage points than that of similar people who did not.",
+        "- The average number of days in P45 employment in the year after the index date among people who received "
+        "the service was higher by between 23 and 47 days than among similar people who did not.",
+        "- The share on out-of-work benefits at the end of the year after the index date of people who received the "
+        "service could be lower by as many as 6 or higher by as many as 2 percentage points than that of similar "
+        "people who did not; more people would be needed to tell which.",
+        "- The average number of days on out-of-work benefits in the year after the index date among people who "
+        "received the service was lower by between 1 and 21 days than among similar people who did not."]
+    text = "\n".join(p.data for p in parts if hasattr(p, "data"))
+    for word in ("reduction", "increase", "re-offending rate"):
+        assert word not in text.replace("result on re-offending", "")
+    assert heading.data.startswith("### Experimental: P45 employment over the year\n\n")
+    assert over.loc["By day 90"].tolist() == ["27", "23\u00a0to\u00a031", "18", "17\u00a0to\u00a019", "9",
+                                              "5\u00a0to\u00a013", "<0.01"]
+    assert isinstance(figure, Figure)
+    assert figure.axes[0].get_title() == "Experimental: share of each group in P45 employment so far, by day"
+    assert figure.axes[0].get_ylabel() == "In P45 employment so far (%)"
+
+
+def test_the_employment_section_says_why_a_measure_or_the_curve_is_not_shown():
+    parts = sections.employment(_employment_analysis(gated=("benefit_at_year_end",), curve=False))
+    intro, title, table, said, why = parts
+    assert table.loc["On out-of-work benefits at the end of the year (%)"].tolist() == [
+        "too few with or without the outcome", *[""] * 7]
+    assert "end of the year" not in said.data
+    assert why.data == ("### Experimental: P45 employment over the year\n\nEmployment over the year is not shown: "
+                        "in one of the groups too few people were in P45 employment, or too few were not, for it "
+                        "to be published.")
+    assert len(sections.employment(_employment_analysis(table=False))) == 5
 
 
 def test_the_about_block_of_a_request_not_processed_says_when_what_and_whom_to_ask():

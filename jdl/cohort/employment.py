@@ -118,12 +118,16 @@ def employment_outcomes(national: NationalData, event_ids) -> pd.DataFrame:
     return _with_events(national, event_ids, EMPLOYMENT_SQL)
 
 
-def _over_time_sql(checkpoints) -> str:
+def _over_time_sql(checkpoints, first_employment: bool = False) -> str:
+    """The over-time query; with ``first_employment`` also ``days_to_first_employment``: the first
+    day of the year after (0 to ``max(checkpoints)`` - 1) covered by a P45 employment spell,
+    missing when none is."""
     reoffended = ", ".join(f"(r.first_day is not null and r.first_day < {d})::int as reoffended_by_{d}"
                            for d in checkpoints)
     employed = ", ".join(f"(e.first_day is not null and e.first_day < {d})::int as employed_by_{d}"
                          for d in checkpoints)
     last = max(checkpoints)
+    first = ", e.first_day::double as days_to_first_employment" if first_employment else ""
     return f"""
 with re as (
     select ev.event_id, min(date_diff('day', ev.index_date, o.offence_date)) as first_day
@@ -138,7 +142,7 @@ emp as (
     where s.start_date < ev.index_date + {last} and s.end_date >= ev.index_date
     group by ev.event_id
 )
-select ev.event_id, {reoffended}, {employed}
+select ev.event_id, {reoffended}, {employed}{first}
 from ev left join re r using (event_id) left join emp e using (event_id)
 """
 
@@ -157,3 +161,20 @@ def over_time(national: NationalData, event_ids, checkpoints=CHECKPOINTS) -> pd.
     if not checkpoints or any(d < 1 or d > FOLLOW_UP_DAYS for d in checkpoints):
         raise ValueError(f"checkpoints must be days 1 to {FOLLOW_UP_DAYS} after the index date")
     return _with_events(national, event_ids, _over_time_sql(checkpoints))
+
+
+# the columns of analysis_outcomes: the four measures, the over-time columns, the first day in employment
+ANALYSIS_COLUMNS = EMPLOYMENT_COLUMNS + over_time_columns() + ("days_to_first_employment",)
+
+
+def analysis_outcomes(national: NationalData, event_ids) -> pd.DataFrame:
+    """Everything an analysis adds for issue 16, in one DuckDB query: for each index event in
+    ``event_ids``, the columns of :data:`ANALYSIS_COLUMNS`, that is the four measures of
+    :func:`employment_outcomes`, the over-time columns of :func:`over_time` (at
+    :data:`CHECKPOINTS`), and ``days_to_first_employment`` (float): the first day of the year
+    after, 0 to 364, covered by a P45 employment spell (missing when none is), so that
+    ``employed_by_<d>`` is ``days_to_first_employment < d`` (the convention of
+    :mod:`jdl.stats.curves`, for a day-by-day curve). Indexed by ``event_id``."""
+    sql = (f"select * from ({EMPLOYMENT_SQL}) measures join ({_over_time_sql(CHECKPOINTS, first_employment=True)}) "
+           "so_far using (event_id)")
+    return _with_events(national, event_ids, sql)[list(ANALYSIS_COLUMNS)]

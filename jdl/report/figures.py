@@ -167,11 +167,16 @@ def time_figure(comparison) -> Figure:
 # ---------------------------------------------------------------- cumulative re-offending
 
 
-def cumulative_figure(shown: pd.DataFrame, days: int = 365) -> Figure:
-    """The share of each group with a proven re-offence within ``d`` days of the index date, as
-    steps over the days with its 95% band (``shown``: :func:`jdl.stats.curves.curve_shown`, indexed
-    by day, shares as proportions). The curves start on the first day shown (disclosure: no day
-    where either group has fewer than 5 people who re-offended); a note says from which day."""
+def cumulative_figure(shown: pd.DataFrame, days: int = 365,
+                      title: str = "Share of each group with a proven re-offence, by days after the index date",
+                      ylabel: str = "Proven re-offence so far (%)",
+                      who: str = "people who re-offended") -> Figure:
+    """The share of each group with an outcome so far (default: a proven re-offence) within ``d``
+    days of the index date, as steps over the days with its 95% band (``shown``:
+    :func:`jdl.stats.curves.curve_shown`, indexed by day, shares as proportions), titled
+    ``title``, the y axis ``ylabel``. The curves start on the first day shown (disclosure: no day
+    where either group has fewer than 5 people with the outcome, ``who``); a note says from which
+    day."""
     fig = Figure(figsize=(7.0, 3.8), layout="constrained")
     ax = fig.subplots()
     x = shown.index.to_numpy()
@@ -185,17 +190,29 @@ def cumulative_figure(shown: pd.DataFrame, days: int = 365) -> Figure:
     ax.set_xticks([0, 30, 90, 180, 270, 365])
     ax.set_ylim(0, min(100.0, float(max(shown["treated_upper"].max(), shown["comparison_upper"].max())) * 100 * 1.1))
     ax.set_xlabel("Days after the index date", fontsize=9.5)
-    ax.set_ylabel("Proven re-offence so far (%)", fontsize=9.5)
+    ax.set_ylabel(ylabel, fontsize=9.5)
     ax.tick_params(labelsize=9)
     ax.grid(color="#dee0e2", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", fontsize=9, frameon=False)
-    ax.set_title("Share of each group with a proven re-offence, by days after the index date", fontsize=10.5)
+    ax.set_title(title, fontsize=10.5)
     fig.supxlabel(f"Shaded: 95% confidence intervals. The curves start on day {int(x[0])}, the first day on "
-                  "which\neach group has at least 5 people who re-offended (fewer are not published).",
+                  f"which\neach group has at least 5 {who} (fewer are not published).",
                   fontsize=8.5, color=NOTE_COLOUR, x=0.01, ha="left")
     return fig
+
+
+EMPLOYMENT_CURVE_TITLE = "Experimental: share of each group in P45 employment so far, by day"
+
+
+def employment_figure(shown: pd.DataFrame) -> Figure:
+    """The experimental cumulative share of each group in P45 employment so far (any day from the
+    index date on covered by a P45 employment spell), day by day with its 95% band:
+    :func:`cumulative_figure` with its own title and axis (``shown``:
+    :func:`jdl.stats.curves.curve_shown` of :attr:`jdl.analysis.Analysis.employment_curve`)."""
+    return cumulative_figure(shown, title=EMPLOYMENT_CURVE_TITLE, ylabel="In P45 employment so far (%)",
+                             who="people who were in P45 employment")
 
 
 def attrition_figure(shown: pd.Series, submitted: str) -> Figure:

@@ -12,6 +12,8 @@ One table per kind of name, each covering every name the analysis can produce (t
 - :data:`MEASURE_GROUPS`: every measure of :data:`jdl.cohort.measures.MEASURES`, in the Justice Data
   Lab's groups (rate; frequency; time; court class of the first re-offence; frequency by court
   class; custody), with its label inside its group;
+- :data:`EMPLOYMENT_LABELS`: the experimental employment and benefit measures (one table,
+  :func:`employment_table`); :func:`over_time_display` for the shares by days 30 to 365;
 - :data:`MEASURE_COLUMNS`, :data:`COEFFICIENT_LABELS`, :data:`HISTORY_LABELS`: the columns of the
   results tables, of the propensity model's coefficients and the rows of the criminal history
   summary.
@@ -28,6 +30,7 @@ import math
 import pandas as pd
 
 from jdl import words
+from jdl.cohort.employment import EMPLOYMENT_MEASURES
 from jdl.cohort.measures import CATEGORICAL_COVARIATES, MEASURES
 from jdl.cohort.national import OASYS_NEEDS
 from jdl.stats.balance import COLUMNS as BALANCE_COLUMNS
@@ -287,6 +290,62 @@ def measure_groups(results) -> list[tuple[str, pd.DataFrame]]:
         if rows:
             groups.append((title, pd.DataFrame(rows, columns=list(MEASURE_COLUMNS)).set_index("Measure")))
     return groups
+
+
+# ---------------------------------------------------------------- experimental outcomes (issue 16)
+
+# The experimental employment and benefit measures (jdl.cohort.employment.EMPLOYMENT_MEASURES), one table.
+EMPLOYMENT_TITLE = "Employment and benefits in the year after (experimental)"
+EMPLOYMENT_LABELS = {
+    "employed_in_year": "In P45 employment at any time in the year (%)",
+    "days_employed": "Days in P45 employment in the year",
+    "benefit_at_year_end": "On out-of-work benefits at the end of the year (%)",
+    "days_on_benefit": "Days on out-of-work benefits in the year",
+}
+assert list(EMPLOYMENT_LABELS) == [m.column for m in EMPLOYMENT_MEASURES]
+
+
+def employment_table(results) -> pd.DataFrame:
+    """The experimental measures' results table (``results``: the
+    :class:`jdl.stats.compare.MeasureComparison` list of :attr:`jdl.analysis.Analysis.employment`)
+    in the style of :func:`measure_groups`: a DataFrame of strings indexed by "Measure" (labels of
+    :data:`EMPLOYMENT_LABELS`) with the other :data:`MEASURE_COLUMNS`; rates in whole per cent and
+    their differences in whole percentage points, days whole; a gated measure gives its
+    :func:`gate_phrase`."""
+    rows = [_measure_row(EMPLOYMENT_LABELS.get(r.measure.column, r.measure.label), r) for r in results]
+    return pd.DataFrame(rows, columns=list(MEASURE_COLUMNS)).set_index("Measure")
+
+
+OVER_TIME_DAYS_LABEL = "Days after the index date"
+OVER_TIME_HEADERS = (("Treatment group", "Share (%)"), ("Treatment group", "95% interval"),
+                     ("Comparison group (weighted)", "Share (%)"), ("Comparison group (weighted)", "95% interval"),
+                     ("Difference (percentage points)", "Difference"), ("Difference (percentage points)", "95% interval"),
+                     ("Difference (percentage points)", "p-value"))
+NOT_SHOWN = "not shown: fewer than 5 people in a group"
+
+
+def over_time_display(shown: pd.DataFrame | None, days) -> pd.DataFrame:
+    """A table of cumulative shares by day (``shown``: :func:`jdl.stats.over_time.shown_over_time`,
+    indexed by day, proportions; None: nothing shown) for the report: one row per day of
+    ``days`` (labelled "By day 30" ...), each group's share in whole per cent with its 95%
+    interval, and the difference (treatment minus comparison) in whole percentage points with its
+    interval and p-value, under two-line headers (:data:`OVER_TIME_HEADERS`); a day that may not
+    be published gives :data:`NOT_SHOWN` in its first cell and leaves the others empty."""
+    rows = []
+    for day in days:
+        if shown is None or day not in shown.index:
+            rows.append([NOT_SHOWN, *[""] * (len(OVER_TIME_HEADERS) - 1)])
+            continue
+        r = shown.loc[day]
+        rows.append([words.percent(r["treated"]).removesuffix("%"),
+                     interval_cell(r["treated_lower"], r["treated_upper"]),
+                     words.percent(r["comparison"]).removesuffix("%"),
+                     interval_cell(r["comparison_lower"], r["comparison_upper"]),
+                     words.points(r["difference"]), interval_cell(r["lower"], r["upper"]),
+                     words.p_value(r["p_value"])])
+    table = pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(OVER_TIME_HEADERS),
+                         index=pd.Index([f"By day {int(d)}" for d in days], name=OVER_TIME_DAYS_LABEL))
+    return table
 
 
 # ---------------------------------------------------------------- the profile's criminal history

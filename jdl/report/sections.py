@@ -29,7 +29,7 @@ from jdl.report.provenance import provenance_markdown
 from jdl.stats import disclosure, subgroups
 from jdl.stats.balance import love_plot, overlap_plot
 from jdl.stats.threads import one_blas_thread
-from jdl.stats.curves import cumulative_reoffending, curve_shown
+from jdl.stats.curves import TABLE_DAYS, cumulative_reoffending, curve_shown
 from jdl.stats.power import people_needed, power_sentence
 from jdl.stats.profile import PROFILE_TABLES, age_summary, history_summary, profile_beside_comparison
 
@@ -131,18 +131,65 @@ def intervals(analysis) -> list:
     return [_markdown("## What the intervals tell us" + intro), *shown, _markdown("\n".join(f"- {s}" for s in said))]
 
 
+OVER_TIME_TABLE_NOTE = ("By day 30, 90, 180, 270 and 365 after the index date: the share of each group so far, "
+                        "the difference (treatment minus comparison) in percentage points, each with its 95% "
+                        "confidence interval, and the p-value. A day on which either group has fewer than 5 "
+                        "people with the outcome is not shown.")
+
+
 def reoffending_over_time(analysis) -> list:
     """The cumulative re-offending curve of both groups over the 365 days after the index date
-    with its 95% band (:mod:`jdl.stats.curves`), or why it is not shown (disclosure: the rate's
-    gate, and no day where either group has fewer than 5 people who re-offended)."""
+    with its 95% band (:mod:`jdl.stats.curves`), and the shares by days 30, 90, 180, 270 and 365
+    with intervals, the difference and its interval (:meth:`jdl.analysis.Analysis.over_time`),
+    or why they are not shown (disclosure: the rate's gate, and no day where either group has
+    fewer than 5 people who re-offended)."""
     shown = curve_shown(cumulative_reoffending(analysis.data, analysis.match.weights))
     heading = "## Re-offending over the year\n\n"
     if shown is None:
         return [_markdown(heading + "The re-offending curve is not shown: in one of the groups too few people "
                           "re-offended, or too few did not, for it to be published.")]
-    return [_markdown(heading + "The share of each group with a proven re-offence, day by day over the year "
-                      "after the index date; on day 365 it is the one-year proven re-offending rate."),
-            figures.cumulative_figure(shown)]
+    parts = [_markdown(heading + "The share of each group with a proven re-offence, day by day over the year "
+                       "after the index date; on day 365 it is the one-year proven re-offending rate."),
+             figures.cumulative_figure(shown)]
+    table = analysis.over_time("reoffended")
+    if table is not None:
+        parts += [_markdown("### Proven re-offending so far, by day\n\n" + OVER_TIME_TABLE_NOTE),
+                  labels.over_time_display(table, TABLE_DAYS)]
+    return parts
+
+
+EMPLOYMENT_HEADING = "## Experimental: employment and benefits in the year after"
+EMPLOYMENT_INTRO = (
+    "These outcomes are experimental statistics. They come from DWP records of P45 employment and of "
+    "out-of-work benefits, linked to the people analysed; the Justice Data Lab added employment and benefit "
+    "outcomes from July 2018 as experimental statistics, beside proven re-offending. They are compared with "
+    "the same matched groups, the same test and the same reporting rules as the re-offending measures, and "
+    "they do not change the result on re-offending above. Differences are treatment minus comparison, with "
+    "95% confidence intervals: in percentage points for shares, in days for days. A positive difference in "
+    "employment means more employment among the people who received the service.")
+
+
+def employment(analysis) -> list:
+    """Experimental outcomes (issue 16): what they are and where they come from, the four
+    employment and benefit measures' table (:func:`jdl.report.labels.employment_table`) and what
+    each reported interval tells us (neutral words: higher or lower), then P45 employment over the
+    year: the shares by days 30 to 365 with intervals and the day-by-day curve, or why they are
+    not shown (the curve's disclosure rule)."""
+    results = analysis.employment
+    said = [words.interval_sentence(r.measure, r.comparison) for r in results if r.reported]
+    parts = [_markdown(f"{EMPLOYMENT_HEADING}\n\n{EMPLOYMENT_INTRO}"),
+             _markdown(f"### {labels.EMPLOYMENT_TITLE}"), labels.employment_table(results)]
+    if said:
+        parts.append(_markdown("\n".join(f"- {s}" for s in said)))
+    heading = "### Experimental: P45 employment over the year\n\n"
+    table, curve = analysis.over_time("employed"), curve_shown(analysis.employment_curve)
+    if table is None or curve is None:
+        return parts + [_markdown(heading + "Employment over the year is not shown: in one of the groups too few "
+                                  "people were in P45 employment, or too few were not, for it to be published.")]
+    return parts + [_markdown(heading + "The share of each group in P45 employment at any time so far (from the "
+                              "index date to the day), by day; on day 365 it is the share in P45 employment at "
+                              "any time in the year. " + OVER_TIME_TABLE_NOTE),
+                    labels.over_time_display(table, TABLE_DAYS), figures.employment_figure(curve)]
 
 
 def attrition(analysis) -> list:
@@ -261,9 +308,9 @@ Section = Callable[[object], list]
 PROCESSED: dict[str, Section] = {
     "title": title, "summary": summary, "per_100": per_100, "about": about, "can_say": can_say,
     "intervals": intervals, "reoffending_over_time": reoffending_over_time, "attrition": attrition,
-    "measures": measures, "profile": profile, "sub_analyses": sub_analyses, "match_quality": match_quality,
-    "propensity_model": propensity_model, "sensitivity": sensitivity, "method_notes": method_notes,
-    "provenance": provenance,
+    "measures": measures, "employment": employment, "profile": profile, "sub_analyses": sub_analyses,
+    "match_quality": match_quality, "propensity_model": propensity_model, "sensitivity": sensitivity,
+    "method_notes": method_notes, "provenance": provenance,
 }
 # The sections of a request that fails the minimum criteria: the letter in place of the summary,
 # the attrition that explains it, the method notes and the provenance; no statistics.

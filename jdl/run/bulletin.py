@@ -9,7 +9,9 @@ findings in words. The evidence library (:func:`evidence_library`, :func:`pooled
 :func:`pooled_table`, :func:`library_sentences`, :func:`library_notes`, :func:`library_forest_plot`)
 groups the published results by programme type and, for each type with at least two results that
 have a standard error, gives a descriptive random-effects (DerSimonian-Laird) pooled difference.
-``notebooks/monthly_summary.ipynb`` shows them; :func:`build_summary` executes it with papermill and
+The experimental employment table (:func:`employment_table`) lists each published request's
+share in P45 employment from its ``employment`` scrap. ``notebooks/monthly_summary.ipynb`` shows
+them; :func:`build_summary` executes it with papermill and
 publishes it.
 
 Where a request's status comes from, for every params file in a month folder up to and including
@@ -59,7 +61,7 @@ REDUCTION, INCREASE, INCONCLUSIVE = HEADLINE_VERDICTS
 # The columns of Bulletin.requests, in order.
 COLUMNS = ("month", "id", "organisation", "programme", "programme_type", "status", "verdict", "reason", "n_treated",
            "n_comparison", "treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value",
-           "standard_error")
+           "standard_error", "employment")
 COUNT_COLUMNS = ("n_treated", "n_comparison")
 NUMBER_COLUMNS = ("treated_rate", "comparison_rate", "difference", "lower", "upper", "p_value")
 # The scraps a published report must hold for the bulletin to show its result.
@@ -211,6 +213,7 @@ def _row(request, report: Path, outcome: dict | None) -> dict:
     if "analysed" in totals and totals["analysed"] != scraps.n_treated:
         raise ValueError(f"{report}: the treatment group size differs from the one the report published")
     row.update({name: getattr(scraps, name) for name in (*PUBLISHED_SCRAPS, *OPTIONAL_NUMBER_COLUMNS)})
+    row["employment"] = scraps.employment     # experimental; None in reports made before it existed
     return row
 
 
@@ -260,7 +263,8 @@ class Bulletin:
     """The bulletin of ``month`` (a month folder name, e.g. "2014-03"): ``requests`` holds one row
     per request to date with the columns :data:`COLUMNS` (rates, differences, bounds as
     proportions; NaN/<NA> where a request has no result; ``standard_error`` also NaN for a published
-    report made before that scrap existed), sorted by month and id."""
+    report made before that scrap existed; ``employment`` the report's experimental employment
+    scrap, a dict, or None), sorted by month and id."""
 
     month: str
     requests: pd.DataFrame
@@ -481,6 +485,46 @@ def results_table(bulletin: Bulletin) -> pd.DataFrame:
              words.p_value(r["p_value"]), r["verdict"]]
             for _, r in bulletin.published_requests.iterrows()]
     return pd.DataFrame(rows, columns=list(RESULTS_COLUMNS))
+
+
+# The experimental employment table (issue 16): the share in P45 employment at any time in the year after.
+EMPLOYMENT_HEADING = "Experimental: employment in the year after"
+EMPLOYMENT_INTRO = (
+    "Experimental statistics: the share of each group in P45 employment at any time in the year after the "
+    "index date, from DWP records of P45 employment linked to the people analysed (the Justice Data Lab "
+    "added employment and benefit outcomes from July 2018 as experimental statistics). Each report compares "
+    "them with the same matched groups and the same test as re-offending; they do not change its verdict. The "
+    "difference is treatment minus comparison, with its 95% interval, in percentage points.")
+EMPLOYMENT_MEASURE = "employed_in_year"
+EMPLOYMENT_COLUMNS = ("Month", "Organisation: programme", "In P45 employment (treatment / comparison)",
+                      "Difference (percentage points)", "95% interval", "Significant")
+EMPLOYMENT_NOT_SHOWN = "not shown: too few with or without the outcome"
+EMPLOYMENT_NOT_RECORDED = "not recorded: report made before these outcomes"
+
+
+def employment_table(bulletin: Bulletin) -> pd.DataFrame:
+    """The experimental employment table: one row per published request to date (month and id
+    order) with :data:`EMPLOYMENT_COLUMNS`: the month in words, "organisation: programme", the
+    treatment and comparison shares in P45 employment at any time in the year after (whole per
+    cent: "45% / 26%"), the difference and its 95% interval (whole percentage points, number only)
+    and "Yes"/"No" for significance; "not shown" where the report's gate stopped the measure
+    (:data:`EMPLOYMENT_NOT_SHOWN`) and "not recorded" for a report made before the scrap existed
+    (:data:`EMPLOYMENT_NOT_RECORDED`), the other cells then empty. Read only from the reports'
+    ``employment`` scraps (aggregates)."""
+    rows = []
+    for _, r in bulletin.published_requests.iterrows():
+        label = [month_label(r["month"]), f"{r['organisation']}: {r['programme']}"]
+        scrap = r["employment"] if isinstance(r["employment"], dict) else None
+        entry = scrap.get(EMPLOYMENT_MEASURE) if scrap is not None else None
+        if not isinstance(entry, dict):
+            rows.append([*label, EMPLOYMENT_NOT_RECORDED, "", "", ""])
+        elif not entry.get("shown"):
+            rows.append([*label, EMPLOYMENT_NOT_SHOWN, "", "", ""])
+        else:
+            rows.append([*label, f"{words.percent(entry['treated_mean'])} / {words.percent(entry['comparison_mean'])}",
+                         words.points(entry["difference"]), interval_cell(entry["lower"], entry["upper"]),
+                         "Yes" if entry["significant"] else "No"])
+    return pd.DataFrame(rows, columns=list(EMPLOYMENT_COLUMNS))
 
 
 def forest_labels(bulletin: Bulletin) -> list[str]:

@@ -115,7 +115,7 @@ POWER = 0.8
 
 @dataclass(frozen=True)
 class MeasureComparison:
-    """One of the eleven measures compared: the measure (:class:`jdl.cohort.measures.Measure`), the
+    """One measure compared (one of the eleven, or an experimental one): the measure (:class:`jdl.cohort.measures.Measure`), the
     :class:`Comparison` (None when a gate stops it), whether it is reported and, if not, why."""
 
     measure: object
@@ -139,17 +139,24 @@ def _gate(measure, treated_values: np.ndarray, n_reoffenders: int) -> str | None
     return None
 
 
-def compare_measures(data, weights, treatment: str = "treated", alpha: float = 0.05) -> list[MeasureComparison]:
-    """Compare all eleven measures (:data:`jdl.cohort.measures.MEASURES`) between the matched groups.
+def compare_measures(data, weights, treatment: str = "treated", alpha: float = 0.05,
+                     measures=None) -> list[MeasureComparison]:
+    """Compare ``measures`` (default: the eleven of :data:`jdl.cohort.measures.MEASURES`; any
+    :class:`jdl.cohort.measures.Measure` tuple, e.g. the experimental employment and benefit
+    measures of :data:`jdl.cohort.employment.EMPLOYMENT_MEASURES`) between the matched groups.
 
-    ``data``: one row per person with ``treatment`` (1/0) and the outcome columns; ``weights``:
-    the match weights aligned to ``data`` (treated weight > 0 if matched; comparison weights as
-    the match gives them). Re-offender-only measures compare the re-offenders of each group.
-    Gates (methodology section 6): a rate needs at least 10 treated people with the outcome and
-    10 without; measures over re-offenders need at least 30 treated re-offenders.
+    ``data``: one row per person with ``treatment`` (1/0), ``reoffended`` (for the re-offender
+    gate) and the measures' columns; ``weights``: the match weights aligned to ``data`` (treated
+    weight > 0 if matched; comparison weights as the match gives them; a value of someone with
+    weight 0 is never read). Re-offender-only measures compare the re-offenders of each group.
+    Gates (methodology section 6), by the measure's kind and population, whatever the measure:
+    a rate needs at least 10 treated people with the outcome and 10 without; measures over
+    re-offenders need at least 30 treated re-offenders; a frequency or a number of days over
+    everyone has no gate of its own (the request's minimum criteria are its group-size gate).
     """
     from jdl.cohort.measures import MEASURES
 
+    measures = MEASURES if measures is None else tuple(measures)
     w = np.asarray(weights, dtype=float)
     group = data[treatment].to_numpy()
     is_treated = (group == 1) & (w > 0)
@@ -161,7 +168,7 @@ def compare_measures(data, weights, treatment: str = "treated", alpha: float = 0
     rows = {"all": (np.flatnonzero(is_treated), np.flatnonzero(is_comparison)),
             "reoffenders": (np.flatnonzero(is_treated & reoffended), np.flatnonzero(is_comparison & reoffended))}
     results = []
-    for measure in MEASURES:
+    for measure in measures:
         column = data[measure.column].to_numpy(dtype=float)
         treated_rows, comparison_rows = rows["reoffenders" if measure.population == "reoffenders" else "all"]
         treated_values = column[treated_rows]

@@ -85,3 +85,45 @@ def compare_over_time(data: pd.DataFrame, weights, outcome: str = "reoffended", 
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index([int(d) for d in checkpoints], name="day"), columns=list(TABLE_COLUMNS))
     return OverTime(outcome=outcome, comparisons=comparisons, table=table)
+
+
+# the columns of a published over-time table (shown_over_time): shares, difference, intervals, p-value
+SHOWN_COLUMNS = ("treated", "treated_lower", "treated_upper", "comparison", "comparison_lower", "comparison_upper",
+                 "difference", "lower", "upper", "p_value", "significant")
+
+
+def shown_over_time(over: OverTime) -> pd.DataFrame | None:
+    """The checkpoint days of ``over`` that may be published (the columns of
+    :data:`SHOWN_COLUMNS` only: never the people counts), or None when none may be.
+
+    The rule of the cumulative curve (:func:`jdl.stats.curves.curve_shown`): None when, by the
+    last checkpoint (day 365, the one-year rate), the treatment group has fewer than
+    :data:`jdl.stats.compare.RATE_GATE` people with the outcome or fewer than that without;
+    otherwise the days where each group has at least :data:`jdl.stats.curves.MIN_REOFFENDERS`
+    people with the outcome so far (counted once each whatever their weight), so no share of 1
+    to 4 people is shown (the shares only rise, so those are the last days)."""
+    from jdl.stats.compare import RATE_GATE
+    from jdl.stats.curves import MIN_REOFFENDERS
+
+    table = over.table
+    if table.empty:
+        return None
+    last = table.iloc[-1]
+    if last["treated_people"] < RATE_GATE or last["n_treated"] - last["treated_people"] < RATE_GATE:
+        return None
+    shown = table[(table["treated_people"] >= MIN_REOFFENDERS) & (table["comparison_people"] >= MIN_REOFFENDERS)]
+    return None if shown.empty else shown[list(SHOWN_COLUMNS)]
+
+
+def cumulative_share(data: pd.DataFrame, weights, first_day: str, days=range(1, 366), treatment: str = "treated",
+                     alpha: float = 0.05):
+    """The day-by-day cumulative share of each group with an outcome whose first day after the
+    index date (0 to 364; missing: never in the year) is the column ``first_day`` of ``data``
+    (``days_to_first`` for a proven re-offence, ``days_to_first_employment`` for P45 employment):
+    :func:`jdl.stats.curves.cumulative_reoffending` on that column, so the same conventions,
+    intervals and disclosure rule (:func:`jdl.stats.curves.curve_shown`) apply."""
+    from jdl.stats.curves import cumulative_reoffending
+
+    frame = pd.DataFrame({treatment: data[treatment].to_numpy(), "days_to_first": data[first_day].to_numpy(dtype=float)},
+                         index=data.index)
+    return cumulative_reoffending(frame, weights, days=days, treatment=treatment, alpha=alpha)
