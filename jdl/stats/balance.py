@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from jdl.stats.design import DISTANCE_LABELS, category_codes, covariate_matrix, is_categorical
+from jdl.stats.design import (DISTANCE_LABELS, category_codes, covariate_matrix, is_categorical,
+                              without_hugepages)
 from jdl.stats.threads import one_blas_thread
 from jdl.words import plot_text
 
@@ -296,7 +297,7 @@ def balance_of(result) -> Balance:
     used = result.distance.notna().to_numpy()
     data = result.data if used.all() else result.data.loc[used]
     treated, weights = result.treated.to_numpy()[used], result.weights.to_numpy()[used]
-    with one_blas_thread():
+    with one_blas_thread(), without_hugepages():
         columns = _Columns(data, result.covariates)
         moments = _moments_blocks(columns.n, columns.k, columns.means(), columns.fill, treated, weights)
         balance = _table(moments, columns.names, treated, weights, result.distance.to_numpy()[used],

@@ -91,7 +91,8 @@ from scipy.special import expit
 from statsmodels.base.model import LikelihoodModelResults
 from statsmodels.discrete.discrete_model import BinaryResultsWrapper, LogitResults
 
-from jdl.stats.design import category_codes, covariate_matrix, is_categorical
+from jdl.stats.design import (category_codes, coded_covariates, covariate_matrix, is_categorical,
+                              without_hugepages)
 from jdl.stats.threads import one_blas_thread
 
 METHODS = ("radius", "nearest")
@@ -154,10 +155,12 @@ def treatment_indicator(data: pd.DataFrame, treatment: str) -> np.ndarray:
     return numbers == 1
 
 
-def model_design(data: pd.DataFrame, covariates) -> tuple[np.ndarray, list[str]]:
+def model_design(data: pd.DataFrame, covariates, codes: dict | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
     """The propensity model's design matrix: a constant, then each covariate in the order given,
-    categorical ones one-hot with the first level dropped (:func:`covariate_matrix`)."""
-    return covariate_matrix(data, covariates, drop_first=True, constant=True)
+    categorical ones one-hot with the first level dropped (:func:`covariate_matrix`; ``codes``:
+    the categorical covariates' codes if already computed, :func:`coded_covariates`)."""
+    return covariate_matrix(data, covariates, drop_first=True, constant=True, codes=codes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,8 +199,8 @@ class PropensityModel:
                             index=pd.Index(self.columns, name="term"))
 
 
-def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray
-                         ) -> tuple[list[str], np.ndarray]:
+def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray,
+                         codes: dict | None = None) -> tuple[list[str], np.ndarray]:
     """Levels of categorical covariates (and values of 0/1 numeric ones) held only by treated or
     only by comparison units, with the units holding them.
 
@@ -208,9 +211,12 @@ def _separation_problems(data: pd.DataFrame, covariates, treated: np.ndarray
     units, none treated)"``) and a boolean mask of the units holding any of them."""
     problems = []
     units = np.zeros(len(treated), dtype=bool)
+    codes_of = {} if codes is None else codes
     for column in covariates:
         values = data[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
+        if column in codes_of:  # as category_codes gives them (computed once by the caller)
+            codes, levels = codes_of[column]
+        elif isinstance(values.dtype, pd.CategoricalDtype):
             # the codes as they are: a category no unit holds counts 0 and is passed over below
             # (category_codes would first drop unused categories, a pass over the column)
             codes, levels = values.cat.codes.to_numpy(dtype=np.int64), list(values.cat.categories)
@@ -830,6 +836,7 @@ def _find_separation(design: np.ndarray, y: np.ndarray, treated: np.ndarray, sca
     return separated, ", then ".join(dict.fromkeys(how)), fit, kept
 
 
+@without_hugepages()
 @one_blas_thread()
 def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> PropensityModel:
     """Fit the logistic regression of treatment on the covariates.
@@ -868,7 +875,8 @@ def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> Propensity
     treated = treatment_indicator(data, treatment)
     if treated.all() or not treated.any():
         raise ValueError("the data must hold both treated and comparison units")
-    design, names = model_design(data, covariates)
+    coded = coded_covariates(data, covariates)  # each categorical column factorised once
+    design, names = model_design(data, covariates, coded)
 
     lows, highs = design.min(axis=0), design.max(axis=0)
     varying = lows < highs
@@ -881,7 +889,7 @@ def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> Propensity
     y = treated.astype(float)
     scale = np.r_[1.0, (highs - lows)[1:]]
 
-    levels, certain = _separation_problems(data, covariates, treated)
+    levels, certain = _separation_problems(data, covariates, treated, coded)
     first = None
     if not certain.any():
         first, keep = _fit_ml(design, y, treated, scale)
@@ -1558,6 +1566,7 @@ class MatchResult:
                 f"(effective size {self.effective_comparison_size:.1f}))")
 
 
+@without_hugepages()
 def match(data: pd.DataFrame, treatment: str = "treated", covariates=(), method: str = "radius",
           ratio: int = 1, replace: bool = True, caliper: float | None = DEFAULT_CALIPER,
           exact=None, distance: str | None = None, m_order: str = "largest",
