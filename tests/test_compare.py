@@ -193,3 +193,53 @@ def test_number_needed_formula_and_unreachable_case():
     # a difference too small for this comparison group: no treatment group would do
     assert number_needed(0.349, 0.35, 1_000) == math.inf
     assert number_needed(0.35, 0.35, 10**9) == math.inf
+
+
+def _employment_frame(n_employed, n_not, comparison_employed, comparison_not):
+    """Treated and comparison people with the four experimental measures: the employed spend 100
+    days in employment and none on benefits; the others 0 days in employment, and 200 days on
+    benefits, on benefits at the end of the year (one re-offender each side for the gate's count)."""
+    import pandas as pd
+
+    rows = []
+    for treated, n_yes, n_no in ((1, n_employed, n_not), (0, comparison_employed, comparison_not)):
+        rows += [{"treated": treated, "reoffended": int(i == 0), "employed_in_year": 1, "days_employed": 100.0,
+                  "benefit_at_year_end": 0, "days_on_benefit": 0.0} for i in range(n_yes)]
+        rows += [{"treated": treated, "reoffended": 0, "employed_in_year": 0, "days_employed": 0.0,
+                  "benefit_at_year_end": 1, "days_on_benefit": 200.0} for _ in range(n_no)]
+    return pd.DataFrame(rows)
+
+
+def test_the_employment_measures_go_through_the_same_comparison_and_gates():
+    """compare_measures(measures=EMPLOYMENT_MEASURES): the two rates take the rate's gate (10 treated
+    people with the outcome and 10 without); the two numbers of days over everyone take the gate
+    the frequency over everyone has, none of their own (no re-offender gate, whatever the number
+    of re-offenders); values are Welch's, exactly."""
+    from jdl.cohort.employment import EMPLOYMENT_MEASURES
+    from jdl.stats.compare import compare_measures
+
+    data = _employment_frame(9, 51, 100, 300)
+    results = {r.measure.column: r for r in compare_measures(data, np.ones(len(data)), measures=EMPLOYMENT_MEASURES)}
+    assert list(results) == ["employed_in_year", "days_employed", "benefit_at_year_end", "days_on_benefit"]
+    rate_rule = ("not reported: too few people (fewer than 10 in the treatment group have the outcome, or fewer "
+                 "than 10 do not)")
+    assert not results["employed_in_year"].reported and results["employed_in_year"].reason == rate_rule
+    # 51 treated on benefits at the end of the year, 9 not: gated too
+    assert not results["benefit_at_year_end"].reported and results["benefit_at_year_end"].reason == rate_rule
+    # one treated re-offender only: the days over everyone are still reported
+    assert results["days_employed"].reported and results["days_on_benefit"].reported
+    days = results["days_employed"].comparison
+    assert days.treated_mean == pytest.approx(900 / 60) and days.comparison_mean == pytest.approx(25.0)
+    assert days == welch_compare(data.loc[data["treated"] == 1, "days_employed"],
+                                 data.loc[data["treated"] == 0, "days_employed"], np.ones(400))
+    # ten each side: every measure is reported; the rate is the share employed
+    data = _employment_frame(10, 10, 100, 300)
+    results = {r.measure.column: r for r in compare_measures(data, np.ones(len(data)), measures=EMPLOYMENT_MEASURES)}
+    assert all(r.reported for r in results.values())
+    assert results["employed_in_year"].comparison.treated_mean == 0.5
+    assert results["employed_in_year"].comparison.comparison_mean == 0.25
+    assert results["employed_in_year"].comparison.difference == 0.25
+    # the default is still the eleven re-offending measures
+    from jdl.cohort.measures import MEASURES
+
+    assert [r.measure for r in compare_measures(_matched_frame(30, 70, 400, 600), np.ones(1100))] == list(MEASURES)

@@ -347,3 +347,31 @@ def test_bad_options_stop_the_month_before_anything_runs(tmp_path, monkeypatch, 
                                        str(Path(__file__).parent / "notebooks" / "fake_report.ipynb")])
     assert (result.exit_code, result.output) == (2, f"{month / 'b.yaml'}: {message}\n")
     assert ran == [] and not (tmp_path / "outputs").exists()
+
+
+def test_the_employment_scrap_is_built_from_the_comparisons_aggregates_only():
+    """jdl.analysis.employment_scrap: a dict per measure, in EMPLOYMENT_MEASURES's order, with the
+    means, difference, interval, p-value and significance when shown, the rule when gated (never
+    a count), and JSON-ready plain values; ReportScraps takes it as its 'employment' scrap."""
+    import json
+
+    from jdl.analysis import employment_scrap
+    from jdl.cohort.employment import EMPLOYMENT_MEASURES
+    from jdl.stats.compare import Comparison, MeasureComparison
+
+    rule = ("not reported: too few people (fewer than 10 in the treatment group have the outcome, or fewer than 10 "
+            "do not)")
+    c = Comparison(0.4456, 0.40, 0.49, 0.2633, 0.25, 0.28, 0.1823, 0.135, 0.2295, 1e-13, True, 478, 3198.4, 900.0,
+                   0.05)
+    results = [MeasureComparison(EMPLOYMENT_MEASURES[0], c, True, None),
+               MeasureComparison(EMPLOYMENT_MEASURES[2], None, False, rule)]
+    scrap = employment_scrap(results)
+    assert scrap == {
+        "employed_in_year": {"label": "In P45 employment at any time in the year after", "kind": "rate", "shown": True,
+                             "treated_mean": 0.4456, "comparison_mean": 0.2633, "difference": 0.1823, "lower": 0.135,
+                             "upper": 0.2295, "p_value": 1e-13, "significant": True},
+        "benefit_at_year_end": {"label": "On out-of-work benefits at the end of the year", "kind": "rate",
+                                "shown": False, "reason": rule}}
+    assert json.loads(json.dumps(scrap)) == scrap
+    assert ReportScraps(**PUBLISHED, employment=scrap).employment == scrap
+    assert "employment" in SCRAPS and "experimental" in SCRAPS["employment"]

@@ -147,6 +147,24 @@ def test_over_time_edges_of_other_checkpoints(national):
             over_time(national, [2], checkpoints=wrong)
 
 
+def test_analysis_outcomes_is_everything_in_one_query(national):
+    """analysis_outcomes: the four measures and the over-time columns exactly as their own
+    functions give them, and the first day in P45 employment (employed_by_d is first day < d)."""
+    from jdl.cohort.employment import ANALYSIS_COLUMNS, analysis_outcomes
+
+    ids = [1, 2, 3, 4, 5, 6]
+    out = analysis_outcomes(national, ids)
+    assert list(out.columns) == list(ANALYSIS_COLUMNS) and list(out.index) == ids
+    pd.testing.assert_frame_equal(out[list(EMPLOYMENT_COLUMNS)], employment_outcomes(national, ids))
+    pd.testing.assert_frame_equal(out[list(over_time_columns())], over_time(national, ids))
+    # person 1 straddles the index date (day 0); 2 starts on day 29, 3 on day 30; 4 and 5 never;
+    # event 6 (1 June 2010) is in the spell starting that day
+    assert out["days_to_first_employment"].tolist()[:3] == [0.0, 29.0, 30.0]
+    assert out["days_to_first_employment"].iloc[3:5].isna().all() and out.loc[6, "days_to_first_employment"] == 0.0
+    for d in CHECKPOINTS:
+        assert (out[f"employed_by_{d}"] == (out["days_to_first_employment"] < d)).all()
+
+
 def test_empty_tables_give_zeros(tmp_path):
     national = build_national(tmp_path / "n", people=PEOPLE[:1], events=EVENTS[:1])
     out = employment_outcomes(national, [1]).join(over_time(national, [1]))
@@ -206,6 +224,45 @@ def test_each_checkpoint_is_welch_compare_of_its_column():
         assert result.table.loc[d, "lower"] == expected.lower
     # cumulative shares never fall
     assert result.table["treated"].is_monotonic_increasing and result.table["comparison"].is_monotonic_increasing
+
+
+def _over_time_table(treated_people, comparison_people, n_treated=60):
+    from jdl.stats.over_time import OverTime
+
+    days = list(CHECKPOINTS)
+    table = pd.DataFrame({c: np.linspace(0.1, 0.5, 5) for c in TABLE_COLUMNS}, index=pd.Index(days, name="day"))
+    table["n_treated"] = n_treated
+    table["treated_people"], table["comparison_people"] = treated_people, comparison_people
+    return OverTime("employed", {}, table)
+
+
+def test_shown_over_time_is_the_curves_disclosure_rule():
+    """Days where each group has at least 5 people with the outcome so far, never the counts; no
+    table when by day 365 fewer than 10 treated people have the outcome or fewer than 10 lack it."""
+    from jdl.stats.over_time import SHOWN_COLUMNS, shown_over_time
+
+    shown = shown_over_time(_over_time_table([4, 5, 9, 10, 10], [30, 4, 60, 70, 80]))
+    assert list(shown.index) == [180, 270, 365]               # 30: 4 treated; 90: 4 comparison
+    assert list(shown.columns) == list(SHOWN_COLUMNS)
+    assert not {"treated_people", "comparison_people", "n_treated", "n_comparison"} & set(shown.columns)
+    assert shown_over_time(_over_time_table([5, 6, 7, 8, 9], [50] * 5)) is None           # 9 with it by day 365
+    assert shown_over_time(_over_time_table([5, 6, 7, 8, 51], [50] * 5)) is None          # 9 without it
+    assert list(shown_over_time(_over_time_table([5, 6, 7, 8, 50], [50] * 5)).index) == list(CHECKPOINTS)
+    assert shown_over_time(_over_time_table([10] * 5, [4] * 5)) is None                   # no day for both
+
+
+def test_cumulative_share_is_the_curve_of_another_first_day():
+    from jdl.stats.curves import cumulative_reoffending
+    from jdl.stats.over_time import cumulative_share
+
+    data = pd.DataFrame({"treated": [1, 1, 1, 0, 0, 0], "days_to_first_employment": [0, 29, None, 30, None, 5],
+                         "days_to_first": [None] * 6}, dtype=float)
+    weights = np.array([1, 1, 1, 1, 2, 1.0])
+    curve = cumulative_share(data, weights, "days_to_first_employment", days=CHECKPOINTS[:2])
+    expected = cumulative_reoffending(data.assign(days_to_first=data["days_to_first_employment"]), weights,
+                                      days=CHECKPOINTS[:2])
+    pd.testing.assert_frame_equal(curve.table, expected.table)
+    assert curve.table["treated"].tolist() == [2 / 3, 2 / 3] and curve.table["comparison"].tolist() == [0.25, 0.5]
 
 
 def test_compare_over_time_refuses_what_it_cannot_compare():

@@ -90,6 +90,19 @@ def test_scraps_hold_the_numbers_the_package_computes(project):
                                            result.balance().poor)
     assert scraps["subgroups"] == [r.scrap() for r in expected]
     assert any(s["status"] == "run" for s in scraps["subgroups"])
+    # the experimental employment measures: the same Welch comparison on the same match
+    from jdl.cohort.employment import EMPLOYMENT_MEASURES, employment_outcomes
+
+    in_match = data.index[result.weights.to_numpy() > 0]
+    with_employment = data.join(employment_outcomes(national, in_match))
+    expected = compare_measures(with_employment, result.weights, measures=EMPLOYMENT_MEASURES)
+    assert list(scraps["employment"]) == [m.column for m in EMPLOYMENT_MEASURES]
+    for r in expected:
+        glued = scraps["employment"][r.measure.column]
+        assert glued["shown"] == r.reported
+        if r.reported:
+            assert (glued["difference"], glued["lower"], glued["upper"], glued["p_value"]) == (
+                r.comparison.difference, r.comparison.lower, r.comparison.upper, r.comparison.p_value)
 
 
 def test_a_request_under_the_minimum_criteria_gets_the_letter(project):
@@ -114,14 +127,16 @@ def test_published_report_shows_every_section_in_order_with_code_hidden(project)
     text = " ".join(pdf_text(folder / "report.pdf").split())
     sections = ["Justice Data Lab analysis", "Summary", "Measurements per 100 people", "About these statistics",
                 "What you can say", "What you cannot say", "What the intervals tell us", "Re-offending over the year",
-                "Attrition", "All measures",
-                "The treatment group", "Referral route", "Delivery location", "Sub-analyses",
+                "Proven re-offending so far, by day", "Attrition", "All measures",
+                "Experimental: employment and benefits in the year after",
+                "Employment and benefits in the year after (experimental)", "The treatment group", "Referral route", "Delivery location", "Sub-analyses",
                 "Controlled for region", "Annex A: match quality", "Balance of the match controlled for region", "Annex B: the propensity model",
                 "Annex C: sensitivity", "Annex D: method notes", "Annex E: proven re-offending", "Annex F: caveats"]
     positions = [text.find(s) for s in sections]
     assert -1 not in positions and positions == sorted(positions), dict(zip(sections, positions))
     assert "For every 100 people who received the service" in text
     assert "Regression-adjusted estimate" in text and "a hidden factor" in text
+    assert "These outcomes are experimental statistics" in text and "In P45 employment at any time in the year" in text
     html = (folder / "report.html").read_text()
     for code in ("build_cohort(", "import pandas", "sb.glue", "match_cohort"):
         assert code not in html and code not in text
@@ -146,7 +161,9 @@ def test_the_bulletin_lists_the_month(project):
     assert "Forest plot" in text
     library = text.find("Evidence library by programme type")
     # the running tally is a main finding (never stranded at the end); provenance closes the bulletin
-    assert text.find("published to date") < text.find("Forest plot") < library < text.find("Provenance")
+    employment = text.find("Experimental: employment in the year after")
+    assert text.find("published to date") < text.find("Forest plot") < employment < library < text.find("Provenance")
+    assert "In P45 employment (treatment / comparison)" in text
     assert "Mentoring: one result: not pooled" in text and "These figures are descriptive" in text
 
 

@@ -243,8 +243,8 @@ def test_the_employment_section_is_labelled_experimental_with_its_table_words_an
     parts = sections.employment(_employment_analysis())
     intro, title, table, said, heading, over, figure = parts
     assert intro.data.startswith("## Experimental: employment and benefits in the year after\n\nThese outcomes are "
-                                 "experimental statistics. They come from DWP records of P45 employment and of "
-                                 "out-of-work benefits")
+                                 "experimental statistics. They come from P45 employment and out-of-work benefit "
+                                 "records (DWP and HMRC data)")
     assert "from July 2018 as experimental statistics" in intro.data
     assert "do not change the result on re-offending" in intro.data
     assert title.data == "### Employment and benefits in the year after (experimental)"

@@ -246,3 +246,33 @@ def test_decimal_and_the_difference_formatter():
 def test_p_phrase():
     assert words.p_phrase(0.0449) == "p = 0.04"
     assert words.p_phrase(0.001) == "p < 0.01"
+
+
+def test_the_employment_measures_read_in_neutral_words():
+    """The experimental measures have subjects of their own; their direction words are "higher"
+    and "lower" (for employment a rise is the hoped-for outcome: never a "reduction" or an
+    "increase in re-offending"), in percentage points for the shares and days for the days."""
+    from jdl.cohort.employment import EMPLOYMENT_MEASURES
+
+    measure = {m.column: m for m in EMPLOYMENT_MEASURES}
+    assert words.interval_sentence(measure["employed_in_year"], comparison(0.1823, 0.135, 0.2295)) == (
+        "The share in P45 employment at any time in the year after the index date of people who received the "
+        "service was higher by between 14 and 23 percentage points than that of similar people who did not.")
+    assert words.interval_sentence(measure["days_employed"], comparison(35.1, 22.5, 47.3)) == (
+        "The average number of days in P45 employment in the year after the index date among people who received "
+        "the service was higher by between 23 and 47 days than among similar people who did not.")
+    assert words.interval_sentence(measure["benefit_at_year_end"], comparison(-0.021, -0.0578, 0.0156)) == (
+        "The share on out-of-work benefits at the end of the year after the index date of people who received the "
+        "service could be lower by as many as 6 or higher by as many as 2 percentage points than that of similar "
+        "people who did not; more people would be needed to tell which.")
+    assert words.interval_sentence(measure["days_on_benefit"], comparison(-11.1, -21.2, -1.0)) == (
+        "The average number of days on out-of-work benefits in the year after the index date among people who "
+        "received the service was lower by between 1 and 21 days than among similar people who did not.")
+    assert words.value(measure["employed_in_year"], 0.4456) == "45%" and words.value(measure["days_employed"], 91.05) == "91"
+    assert words.difference(measure["employed_in_year"], 0.1823) == "18 percentage points"
+    for m in EMPLOYMENT_MEASURES:
+        for c in (REDUCTION, INCREASE, ACROSS):
+            sentence = words.interval_sentence(m, c)
+            assert sentence[0].isupper() and "re-offen" not in sentence
+            for phrase in ("reduction", "increase", "no effect"):
+                assert phrase not in sentence

@@ -160,9 +160,9 @@ def reoffending_over_time(analysis) -> list:
 
 EMPLOYMENT_HEADING = "## Experimental: employment and benefits in the year after"
 EMPLOYMENT_INTRO = (
-    "These outcomes are experimental statistics. They come from DWP records of P45 employment and of "
-    "out-of-work benefits, linked to the people analysed; the Justice Data Lab added employment and benefit "
-    "outcomes from July 2018 as experimental statistics, beside proven re-offending. They are compared with "
+    "These outcomes are experimental statistics. They come from P45 employment and out-of-work benefit "
+    "records (DWP and HMRC data) linked to the people analysed; the Justice Data Lab added employment and "
+    "benefit outcomes from July 2018 as experimental statistics, beside proven re-offending. They are compared with "
     "the same matched groups, the same test and the same reporting rules as the re-offending measures, and "
     "they do not change the result on re-offending above. Differences are treatment minus comparison, with "
     "95% confidence intervals: in percentage points for shares, in days for days. A positive difference in "

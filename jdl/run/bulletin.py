@@ -491,8 +491,8 @@ def results_table(bulletin: Bulletin) -> pd.DataFrame:
 EMPLOYMENT_HEADING = "Experimental: employment in the year after"
 EMPLOYMENT_INTRO = (
     "Experimental statistics: the share of each group in P45 employment at any time in the year after the "
-    "index date, from DWP records of P45 employment linked to the people analysed (the Justice Data Lab "
-    "added employment and benefit outcomes from July 2018 as experimental statistics). Each report compares "
+    "index date, from P45 employment records (DWP and HMRC data) linked to the people analysed (the Justice "
+    "Data Lab added employment and benefit outcomes from July 2018 as experimental statistics). Each report compares "
     "them with the same matched groups and the same test as re-offending; they do not change its verdict. The "
     "difference is treatment minus comparison, with its 95% interval, in percentage points.")
 EMPLOYMENT_MEASURE = "employed_in_year"
