@@ -189,15 +189,45 @@ def test_balance_of_a_match_is_the_table_of_its_covariate_matrix(matched, monkey
     np.testing.assert_allclose(got[numbers].to_numpy(), expected[numbers].to_numpy(), rtol=1e-12, atol=1e-12)
 
 
-def test_category_codes_read_from_a_category_column_as_design_does():
-    from jdl.stats.balance import _category_codes
-    from jdl.stats.design import category_codes
+def test_level_moments_from_counts_equal_the_moments_of_the_indicators():
+    # a categorical column's moments come from its level counts and weight sums per group, not
+    # from 0/1 columns; they must equal the moments of those 0/1 columns
+    from jdl.stats.balance import _level_moments, _moments
 
-    values = pd.Series(pd.Categorical(["s", "n", "s", "w", "n"], categories=["e", "n", "s", "unused", "w"]))
-    codes, levels = _category_codes(values)
-    expected_codes, expected_levels = category_codes(values)
-    assert levels == expected_levels == ["n", "s", "w"]
-    assert codes.tolist() == expected_codes.tolist() == [1, 0, 1, 2, 0]
-    every = pd.Series(pd.Categorical(["b", "a"], categories=["b", "a"]))
-    assert _category_codes(every)[1] == category_codes(every)[1] == ["b", "a"]
-    assert _category_codes(every)[0].tolist() == [0, 1]
+    codes = np.array([0, 1, 1, 2, 0, 1, 2, 2, 0])
+    treated = np.array([True, True, True, False, False, False, False, False, False])
+    weights = np.array([1.0, 1.0, 1.0, 0.5, 1.5, 0.0, 1.0, 0.25, 0.75])
+    indicators = (codes[:, None] == np.arange(3)).astype(float)
+    centre = indicators.mean(axis=0)
+    means, variances = _level_moments(codes, 3, centre, treated, weights)
+    expected_means, expected_variances = _moments(indicators, treated, weights)
+    np.testing.assert_allclose(means, expected_means, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(variances, expected_variances, rtol=1e-14, atol=1e-15)
+    # by hand: treated hold levels 0, 1, 1; the comparison weights 0.5 (2), 1.5 (0), 0 (1),
+    # 1 (2), 0.25 (2), 0.75 (0), total 4
+    np.testing.assert_allclose(means[0], [1 / 3, 2 / 3, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(means[1], [2 / 6, 1 / 6, 3 / 6], rtol=1e-15)
+    np.testing.assert_allclose(means[3], [2.25 / 4, 0.0, 1.75 / 4], rtol=1e-15, atol=1e-16)
+    # unweighted treated variance of level 0 (n - 1 denominator): 1/3 * 2/3 * 3/2 = 1/3
+    assert variances[0, 0] == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_balance_columns_moments_equal_the_full_matrix_moments():
+    from jdl.stats.balance import _Columns, _moments
+
+    rng = np.random.default_rng(11)
+    n = 500
+    data = pd.DataFrame({
+        "x": rng.normal(size=n), "age": rng.integers(18, 70, n).astype(float),
+        "region": pd.Categorical(rng.choice(["a", "b", "c"], n), categories=["z", "c", "b", "a"]),
+        "sex": rng.choice(["F", "M"], n), "flag": rng.random(n) < 0.4})
+    treated = rng.random(n) < 0.2
+    weights = np.where(treated, 1.0, rng.random(n) * (rng.random(n) < 0.5))
+    covariates = ["x", "region", "age", "sex", "flag"]
+    columns = _Columns(data, covariates)
+    matrix, names = balance_covariates(data, covariates)
+    assert columns.names == names
+    got = columns.moments(treated, weights)
+    expected = _moments(matrix, treated, weights)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)

@@ -93,34 +93,18 @@ def weighted_variance(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 _ROWS = 8192  # rows per block: a block of ~45 columns stays in cache while it is used twice
 
 
-def _category_codes(values: pd.Series) -> tuple[np.ndarray, list]:
-    """:func:`jdl.stats.design.category_codes` of a category column (its categories in their
-    order, those no row holds left out), read from its codes: no pass to drop unused categories
-    first."""
-    codes = values.cat.codes.to_numpy(dtype=np.int64)
-    categories = values.cat.categories
-    held = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
-    if len(held) < len(categories):
-        recode = np.zeros(len(categories), dtype=np.int64)
-        recode[held] = np.arange(len(held))
-        codes = recode[codes]
-    return codes, [categories[i] for i in held]
-
-
 class _Columns:
-    """The balance covariates of ``data`` (the columns and names of :func:`balance_covariates`)
-    served a block of rows at a time, so that no n x k matrix is ever built: at a million rows
-    that matrix (and first touching its pages) costs more than the moments themselves."""
+    """The balance covariates of ``data`` (the columns and names of :func:`balance_covariates`),
+    their moments computed without ever building the n x k matrix (at a million rows that matrix,
+    and first touching its pages, costs more than the moments themselves): numeric columns a
+    block of rows at a time, categorical ones from their codes."""
 
     def __init__(self, data: pd.DataFrame, covariates):
         self.parts, self.names = [], []
         for column in covariates:
             values = data[column]
             if is_categorical(values) and not pd.api.types.is_bool_dtype(values.dtype):
-                if isinstance(values.dtype, pd.CategoricalDtype):
-                    codes, levels = _category_codes(values)
-                else:
-                    codes, levels = category_codes(values)
+                codes, levels = category_codes(values)
                 self.parts.append((codes, np.arange(len(levels))))
                 self.names += [f"{column}_{level}" for level in levels]
             else:  # numeric as it is, bool as 0/1
@@ -138,17 +122,80 @@ class _Columns:
                 out.append(np.bincount(values, minlength=len(levels)) / self.n)
         return np.concatenate(out) if out else np.zeros(0)
 
-    def fill(self, start: int, stop: int, out: np.ndarray) -> None:
-        """Rows ``start:stop`` of the matrix into ``out``."""
-        j = 0
-        for values, levels in self.parts:
-            if levels is None:
+    def moments(self, treated: np.ndarray, weights: np.ndarray):
+        """:func:`_moments_blocks` of the whole matrix, computed without its categorical
+        columns' 0/1 indicators: the numeric columns a block of rows at a time, each categorical
+        column from its level counts and weight sums (:func:`_level_moments`, two passes over
+        its codes instead of one 0/1 column per level filled and multiplied block by block)."""
+        numeric = [part for part in self.parts if part[1] is None]
+        centre = self.means()
+        numeric_columns = np.array([j for j, part in zip(self._starts(), self.parts)
+                                    if part[1] is None], dtype=np.int64)
+
+        def fill(start, stop, out):
+            for j, (values, _) in enumerate(numeric):
                 out[:, j] = values[start:stop]
-                j += 1
-            else:
-                np.equal(values[start:stop, None], levels, out=out[:, j:j + len(levels)],
-                         casting="unsafe")
-                j += len(levels)
+
+        means, variances = np.empty((4, self.k)), np.empty((4, self.k))
+        if numeric:
+            means[:, numeric_columns], variances[:, numeric_columns] = _moments_blocks(
+                self.n, len(numeric), centre[numeric_columns], fill, treated, weights)
+        for j, (values, levels) in zip(self._starts(), self.parts):
+            if levels is not None:
+                span = slice(j, j + len(levels))
+                means[:, span], variances[:, span] = _level_moments(
+                    values, len(levels), centre[span], treated, weights)
+        return means, variances
+
+    def _starts(self) -> list[int]:
+        """The first matrix column of each part."""
+        starts, j = [], 0
+        for _, levels in self.parts:
+            starts.append(j)
+            j += 1 if levels is None else len(levels)
+        return starts
+
+
+def _group_totals(treated: np.ndarray, weights: np.ndarray):
+    """V1 = sum of weights and V2 = sum of squared weights of the four groups of
+    :func:`_moments_blocks` (treated and comparison unweighted, then weighted), and the treated
+    and comparison weights."""
+    t = np.asarray(treated, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    n, n_treated = len(t), int(t.sum())
+    wt, wc = np.where(t, w, 0.0), np.where(t, 0.0, w)
+    v1 = np.array([n_treated, n - n_treated, wt.sum(), wc.sum()], dtype=float)
+    v2 = np.array([n_treated, n - n_treated, (wt * wt).sum(), (wc * wc).sum()], dtype=float)
+    return v1, v2, wt, wc
+
+
+def _finish(centre: np.ndarray, sums: np.ndarray, squares: np.ndarray, v1: np.ndarray,
+            v2: np.ndarray):
+    """Means and variances of the four groups from the sums and sums of squares about
+    ``centre``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        offsets = sums / v1[:, None]
+        means = centre + offsets
+        variances = (squares - v1[:, None] * offsets ** 2) / (v1 - v2 / v1)[:, None]
+    return means, np.maximum(variances, 0.0)
+
+
+def _level_moments(codes: np.ndarray, n_levels: int, centre: np.ndarray, treated: np.ndarray,
+                   weights: np.ndarray):
+    """:func:`_moments_blocks` of the 0/1 indicators of the levels ``0..n_levels-1`` of
+    ``codes``, from each level's count and weight sum in each group (S): about the centre c,
+    the sum of a group's weights times (x - c) is S - c V1 and of times (x - c)^2 is
+    S (1 - c)^2 + (V1 - S) c^2."""
+    t = np.asarray(treated, dtype=bool)
+    v1, v2, _, _ = _group_totals(t, weights)
+    key = codes + n_levels * t
+    counts = np.bincount(key, minlength=2 * n_levels).reshape(2, n_levels)
+    totals = np.bincount(key, weights=np.asarray(weights, dtype=float),
+                         minlength=2 * n_levels).reshape(2, n_levels)
+    held = np.vstack([counts[1], counts[0], totals[1], totals[0]]).astype(float)
+    sums = held - centre * v1[:, None]
+    squares = held * (1.0 - centre) ** 2 + (v1[:, None] - held) * centre ** 2
+    return _finish(centre, sums, squares, v1, v2)
 
 
 def _moments_blocks(n: int, k: int, centre: np.ndarray, fill, treated: np.ndarray,
@@ -159,10 +206,7 @@ def _moments_blocks(n: int, k: int, centre: np.ndarray, fill, treated: np.ndarra
     ``centre`` (each column's overall mean), so the variance formula does not lose precision
     to cancellation."""
     t = np.asarray(treated, dtype=bool)
-    w = np.asarray(weights, dtype=float)
-    wt, wc = np.where(t, w, 0.0), np.where(t, 0.0, w)
-    v1 = np.array([t.sum(), n - t.sum(), wt.sum(), wc.sum()], dtype=float)
-    v2 = np.array([t.sum(), n - t.sum(), (wt * wt).sum(), (wc * wc).sum()], dtype=float)
+    v1, v2, wt, wc = _group_totals(t, weights)
     sums = np.zeros((4, k))
     squares = np.zeros((4, k))
     rows = min(_ROWS, n)
@@ -180,11 +224,7 @@ def _moments_blocks(n: int, k: int, centre: np.ndarray, fill, treated: np.ndarra
         sums += g @ block
         block *= block
         squares += g @ block
-    with np.errstate(invalid="ignore", divide="ignore"):
-        offsets = sums / v1[:, None]
-        means = centre + offsets
-        variances = (squares - v1[:, None] * offsets ** 2) / (v1 - v2 / v1)[:, None]
-    return means, np.maximum(variances, 0.0)
+    return _finish(centre, sums, squares, v1, v2)
 
 
 def _moments(x: np.ndarray, treated: np.ndarray, weights: np.ndarray):
@@ -299,7 +339,7 @@ def balance_of(result) -> Balance:
     treated, weights = result.treated.to_numpy()[used], result.weights.to_numpy()[used]
     with one_blas_thread(), without_hugepages():
         columns = _Columns(data, result.covariates)
-        moments = _moments_blocks(columns.n, columns.k, columns.means(), columns.fill, treated, weights)
+        moments = columns.moments(treated, weights)
         balance = _table(moments, columns.names, treated, weights, result.distance.to_numpy()[used],
                          DISTANCE_LABELS[result.distance_kind])
     return dataclasses.replace(balance, conventions=conventions_of(result))
