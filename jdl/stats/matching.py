@@ -278,7 +278,9 @@ def _centred_gram(design: np.ndarray, weights: np.ndarray, shift: np.ndarray,
             block = design[start:start + _GRAM_ROWS] - shift
             gram += (block * weights[start:start + _GRAM_ROWS, None]).T @ block
         return gram
-    root = np.sqrt(weights)
+    # the square roots of the weights in the block's own precision: multiplying a float32 block
+    # by float64 roots would go through NumPy's casting loop (~4 times as slow)
+    root = np.sqrt(weights).astype(dtype, copy=False)
     gram = np.zeros((k, k))
     buffer = np.empty((min(_GRAM_ROWS, n), k), dtype=dtype, order="F")
     for start in range(0, n, _GRAM_ROWS):
