@@ -213,8 +213,9 @@ def _employment_results(gated=()):
     results = []
     for m in EMPLOYMENT_MEASURES:
         if m.column in gated:
-            results.append(MeasureComparison(m, None, False, "not reported: too few people (fewer than 10 in the "
-                                                             "treatment group have the outcome, or fewer than 10 do not)"))
+            reason = ("not reported: too few people (fewer than 10 in the treatment group have the outcome, or fewer "
+                      "than 10 do not)")
+            results.append(MeasureComparison(m, None, False, reason))
         else:
             results.append(MeasureComparison(m, Comparison(*values[m.column], 478, 3198.4, 900.0, 0.05), True, None))
     return results
