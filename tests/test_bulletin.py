@@ -805,8 +805,8 @@ def test_build_summary_end_to_end(project, march):
     assert "| jdl | version " in markdown[-1] and "| Run at (UTC) | " in markdown[-1]
     assert headings[:-1] == [r"# Justice Data Lab statistics\: March 2014", "## Main findings to date",
                         "## Requests in March 2014", "## All published results to date",
-                        "## Forest plot of published results", "## Evidence library by programme type",
-                        "### Pooled figures by programme type (descriptive)",
+                        "## Forest plot of published results", "## Experimental: employment in the year after",
+                        "## Evidence library by programme type", "### Pooled figures by programme type (descriptive)",
                         "### Forest plot of the evidence library", "### Notes on the evidence library"]
     assert "## Evidence library by programme type\n\n" + words.markdown_text(bulletin.LIBRARY_INTRO) in markdown
     pooled = "### Pooled figures by programme type (descriptive)\n\n" + words.markdown_text(bulletin.POOLED_INTRO)
@@ -820,6 +820,12 @@ def test_build_summary_end_to_end(project, march):
     pooled_table = [html for html in tables if "Pooled difference (percentage points)" in html]
     assert len(library_table) == 1 and len(pooled_table) == 1 and "-11\u00a0to\u00a0-1" in pooled_table[0]
     assert tables.index(library_table[0]) < tables.index(pooled_table[0])
+    # the experimental employment table, labelled experimental, before the evidence library
+    assert ("## Experimental: employment in the year after\n\n" + words.markdown_text(bulletin.EMPLOYMENT_INTRO)
+            in markdown)
+    employment_table = [html for html in tables if "In P45 employment (treatment / comparison)" in html]
+    assert len(employment_table) == 1 and tables.index(employment_table[0]) < tables.index(library_table[0])
+    assert "45% / 26%" in employment_table[0] and "not shown: too few with or without the outcome" in employment_table[0]
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]
     assert len(images) == 2
