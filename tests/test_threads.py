@@ -66,4 +66,4 @@ def test_the_analysis_and_the_report_compute_on_one_blas_thread(monkeypatch):
                 call()
         assert set(blas_threads()) == {2}
     assert len(seen) == 3 and all(set(threads) == {1} for threads in seen)
-    assert sum(isinstance(value, computed) for value in vars(Analysis).values()) == 16
+    assert sum(isinstance(value, computed) for value in vars(Analysis).values()) == 20
