@@ -74,7 +74,11 @@ over the sorted pool, so the cost is O((n_treated + n_pool) log n_pool) however 
 people fall inside each caliper. The propensity fit runs on one BLAS thread
 (:mod:`jdl.stats.threads`): its products are memory-bound and one waits for another, so a second
 thread gains little and, when another process keeps a core busy, makes each product wait for a
-descheduled thread (X'WX at 1,000,000 x 41: 0.15 s on one thread, 1.0-3.2 s on two).
+descheduled thread (X'WX at 1,000,000 x 41: 0.15 s on one thread, 1.0-3.2 s on two). The fit,
+the match and the balance table run with NumPy's transparent-huge-page advice off
+(:class:`jdl.stats.design.without_hugepages`): their large arrays are each touched a few times,
+and on a VM with ``defrag=madvise`` faulting them in as huge pages cost 0.5-0.6 s more system
+time at a million rows than as ordinary pages.
 """
 
 from __future__ import annotations
