@@ -89,11 +89,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.special import expit
 from statsmodels.base.model import LikelihoodModelResults
-from statsmodels.discrete.discrete_model import BinaryResultsWrapper, LogitResults
+from statsmodels.discrete.discrete_model import BinaryResultsWrapper, Logit, LogitResults
 
 from jdl.stats.design import (category_codes, coded_covariates, covariate_matrix, is_categorical,
                               without_hugepages)
@@ -940,7 +939,7 @@ def fit_propensity(data: pd.DataFrame, treatment: str, covariates) -> Propensity
     covariance = _inverse(fit.factor, fit.shift)
 
     exog = pd.DataFrame(design, columns=names, index=data.index, copy=False)
-    model = sm.Logit(y, exog, check_rank=False)
+    model = Logit(y, exog, check_rank=False)
     result = LikelihoodModelResults(model, beta, normalized_cov_params=covariance, scale=1.0)
     result.mle_retvals = {"converged": True, "iterations": fit.iterations, "estimator": estimator,
                           "separated_terms": list(separated),
