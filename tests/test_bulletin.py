@@ -960,3 +960,21 @@ def test_the_bulletin_prints_only_the_size_its_report_published(tmp_path):
     fake_reports(tmp_path, {tmp_path / "outputs" / "2014-04" / "a" / "report.ipynb": scraps})
     with pytest.raises(ValueError, match="treatment group size differs from the one the report published"):
         collect(tmp_path / "params", tmp_path / "outputs", "2014-04")
+
+
+@pytest.mark.parametrize("entry", [
+    "45%", {"shown": True, "treated_mean": "0.45", "comparison_mean": 0.26, "difference": 0.19, "lower": 0.14,
+            "upper": 0.23, "significant": True},
+    {"shown": True, "treated_mean": float("nan"), "comparison_mean": 0.26, "difference": 0.19, "lower": 0.14,
+     "upper": 0.23, "significant": True},
+    {"shown": True, "treated_mean": 0.45, "comparison_mean": 0.26, "difference": 0.19, "lower": 0.14,
+     "upper": 0.23},
+])
+def test_employment_table_shows_a_malformed_scrap_as_not_recorded(march, entry):
+    # a report's scraps are JSON read back: a malformed employment entry never stops the bulletin
+    requests = march.requests.copy()
+    row = requests.index[requests["id"] == "2014-03-001"][0]
+    requests.at[row, "employment"] = {"employed_in_year": entry}
+    table = bulletin.employment_table(Bulletin("2014-03", requests))
+    assert table.values.tolist()[1] == ["March 2014", "Footprints: Gateway Mentoring",
+                                        bulletin.EMPLOYMENT_NOT_RECORDED, "", "", ""]

@@ -516,7 +516,7 @@ def employment_table(bulletin: Bulletin) -> pd.DataFrame:
         label = [month_label(r["month"]), f"{r['organisation']}: {r['programme']}"]
         scrap = r["employment"] if isinstance(r["employment"], dict) else None
         entry = scrap.get(EMPLOYMENT_MEASURE) if scrap is not None else None
-        if not isinstance(entry, dict):
+        if not _usable_employment(entry):
             rows.append([*label, EMPLOYMENT_NOT_RECORDED, "", "", ""])
         elif not entry.get("shown"):
             rows.append([*label, EMPLOYMENT_NOT_SHOWN, "", "", ""])
@@ -525,6 +525,20 @@ def employment_table(bulletin: Bulletin) -> pd.DataFrame:
                          words.points(entry["difference"]), interval_cell(entry["lower"], entry["upper"]),
                          "Yes" if entry["significant"] else "No"])
     return pd.DataFrame(rows, columns=list(EMPLOYMENT_COLUMNS))
+
+
+def _usable_employment(entry) -> bool:
+    """Whether a report's ``employed_in_year`` scrap entry can be shown: a dict that is either
+    marked not shown or holds finite numbers for the shares, the difference and its bounds and a
+    bool for significance (scraps are read back as JSON: anything else is shown as not recorded
+    rather than stopping the bulletin)."""
+    if not isinstance(entry, dict):
+        return False
+    if not entry.get("shown"):
+        return True
+    numbers = [entry.get(k) for k in ("treated_mean", "comparison_mean", "difference", "lower", "upper")]
+    return (all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers)
+            and isinstance(entry.get("significant"), bool))
 
 
 def forest_labels(bulletin: Bulletin) -> list[str]:
