@@ -19,7 +19,6 @@ display; the summaries (``repr``, ``_repr_html_``) show aggregates only.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from jdl.stats.over_time import compare_over_time, cumulative_share, shown_over_
 from jdl.stats.matching import PropensityModelError
 from jdl.cohort.national import NationalData
 from jdl.stats.profile import profile_table
-from jdl.run.requests import DATE_RECEIVED_RULE, PROGRAMME_TYPE_RULE, PROGRAMME_TYPES, check_text, confine_upload
+from jdl.run.requests import check_programme_type, check_text, confine_upload, parse_date_received
 from jdl.stats.sensitivity import headline_e_value, regression_adjusted
 from jdl.stats.threads import computed, one_blas_thread
 from jdl.upload.validate import validate_upload
@@ -70,13 +69,9 @@ class Request:
     def __post_init__(self):
         for name in ("request_id", "organisation", "programme", "programme_type", "date_received"):
             check_text(str(getattr(self, name)), name)
-        if self.programme_type not in PROGRAMME_TYPES:      # the template's parameter, as the params file's
-            raise ValueError(PROGRAMME_TYPE_RULE)
+        check_programme_type(self.programme_type)          # the template's parameters, as the params file's
         if self.date_received:                              # empty: not given (an analyst exploring)
-            try:
-                dt.date.fromisoformat(str(self.date_received))
-            except ValueError:
-                raise ValueError(DATE_RECEIVED_RULE) from None
+            parse_date_received(str(self.date_received))
 
 
 def _number(x):

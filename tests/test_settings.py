@@ -59,3 +59,28 @@ def test_a_settings_file_over_the_size_limit_is_refused_unread(tmp_path):
     path.write_text("# " + "x" * MAX_SETTINGS_BYTES + "\n")
     with pytest.raises(SettingsError, match=f"is {MAX_SETTINGS_BYTES + 3:,} bytes; the limit is {MAX_SETTINGS_BYTES:,}"):
         load_settings(path)
+
+
+def test_the_params_file_and_the_template_check_programme_type_and_date_received_by_one_rule():
+    import datetime as dt
+    import re
+
+    from jdl.analysis import Request
+    from jdl.run.requests import (DATE_RECEIVED_RULE, PROGRAMME_TYPE_RULE, check_programme_type,
+                                  parse_date_received)
+
+    assert parse_date_received("2014-01-15") == parse_date_received(dt.date(2014, 1, 15)) == dt.date(2014, 1, 15)
+    for bad in ("15/01/2014", "2014-13-01", dt.datetime(2014, 1, 15, 9, 0), 20140115, None):
+        with pytest.raises(ValueError) as caught:
+            parse_date_received(bad)
+        assert str(caught.value) == DATE_RECEIVED_RULE
+    check_programme_type("mentoring")
+    with pytest.raises(ValueError) as caught:
+        check_programme_type("<b>mentoring</b>")
+    assert str(caught.value) == PROGRAMME_TYPE_RULE
+    # the template's parameters go through the same two rules
+    with pytest.raises(ValueError, match=re.escape(DATE_RECEIVED_RULE)):
+        Request(date_received="15/01/2014")
+    with pytest.raises(ValueError, match=re.escape(PROGRAMME_TYPE_RULE)):
+        Request(programme_type="knitting")
+    assert Request(date_received="2014-01-15", programme_type="employment").programme_type == "employment"

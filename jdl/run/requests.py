@@ -75,6 +75,27 @@ PROGRAMME_TYPES = ("accommodation", "arts", "behaviour programme", "education", 
                    "substance misuse", "other")
 DATE_RECEIVED_RULE = "field 'date_received' is not a date (YYYY-MM-DD)"
 PROGRAMME_TYPE_RULE = f"field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}"
+
+
+def parse_date_received(value) -> dt.date:
+    """A request's date received: a date, or its ISO text (YYYY-MM-DD). Raises ValueError
+    (:data:`DATE_RECEIVED_RULE`, no value shown) for anything else, a date and time included. The
+    params file and the report template's parameter are checked by this one rule."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(DATE_RECEIVED_RULE) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValueError(DATE_RECEIVED_RULE)
+    return value
+
+
+def check_programme_type(value) -> None:
+    """Raises ValueError (:data:`PROGRAMME_TYPE_RULE`) unless ``value`` is one of the controlled
+    list of :data:`PROGRAMME_TYPES` (the params file and the template's parameter alike)."""
+    if value not in PROGRAMME_TYPES:
+        raise ValueError(PROGRAMME_TYPE_RULE)
 REQUIRED = ("id", "organisation", "programme", "date_received", "upload")
 OPTIONAL = ("programme_type", "setting", "status", "options")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -250,14 +271,10 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
     request_id = _text(path, raw, "id", limit=MAX_ID_LENGTH)
     if not ID_PATTERN.match(request_id):
         raise ParamsError(f"{path}: field 'id' may hold only letters, digits, '-' and '_'")
-    received = raw["date_received"]
-    if isinstance(received, str):
-        try:
-            received = dt.date.fromisoformat(received)
-        except ValueError:
-            raise ParamsError(f"{path}: {DATE_RECEIVED_RULE}") from None
-    if not isinstance(received, dt.date) or isinstance(received, dt.datetime):
-        raise ParamsError(f"{path}: {DATE_RECEIVED_RULE}")
+    try:
+        received = parse_date_received(raw["date_received"])
+    except ValueError as error:
+        raise ParamsError(f"{path}: {error}") from None
     setting = _text(path, raw, "setting")
     if setting is not None and setting not in SETTINGS:
         raise ParamsError(f"{path}: field 'setting' must be one of {', '.join(SETTINGS)}")
@@ -266,8 +283,10 @@ def load_request(path: Path, root: Path | None = None, uploads_dir: Path | None 
         raise ParamsError(f"{path}: field 'status' must be one of {', '.join(PARAMS_STATUSES)}")
     status = Status(status)
     programme_type = _text(path, raw, "programme_type", "other")
-    if programme_type not in PROGRAMME_TYPES:
-        raise ParamsError(f"{path}: {PROGRAMME_TYPE_RULE}")
+    try:
+        check_programme_type(programme_type)
+    except ValueError as error:
+        raise ParamsError(f"{path}: {error}") from None
     options = _check_options(path, raw.get("options"))
     root = Path(root) if root is not None else path.resolve().parent.parent.parent
     uploads_dir = Path(uploads_dir) if uploads_dir is not None else root / DEFAULT_UPLOADS
