@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
@@ -243,3 +244,13 @@ def test_the_employment_measures_go_through_the_same_comparison_and_gates():
     from jdl.cohort.measures import MEASURES
 
     assert [r.measure for r in compare_measures(_matched_frame(30, 70, 400, 600), np.ones(1100))] == list(MEASURES)
+
+
+def test_float_values_of_a_series_an_index_and_a_list():
+    from jdl.stats.compare import float_values
+
+    series = pd.Series([1, 0, 2], index=pd.Index(["u1", "u2", "u3"], dtype="string[pyarrow]"))
+    assert float_values(series).tolist() == [1.0, 0.0, 2.0] and float_values(series).dtype == np.float64
+    assert float_values(pd.Index([3, 4])).tolist() == [3.0, 4.0]
+    assert float_values([0.5, 1]).tolist() == [0.5, 1.0]
+    assert float_values(np.array([True, False])).tolist() == [1.0, 0.0]

@@ -944,3 +944,16 @@ def test_check_no_missing_counts_nan_and_infinity_per_column():
         check_no_missing(data, ["ok", "nan", "inf", "both", "ints", "text"])
     assert str(error.value).startswith("missing or non-finite values in covariate column(s): nan (2 rows), "
                                        "inf (2 rows), both (2 rows), text (1 rows);")
+
+
+@pytest.mark.parametrize("labels, unique", [
+    (["a", "b", "c"], True), (["a", "b", "a"], False), ([1, 2, 3], True), ([1.0, float("nan"), 2.0], True),
+    ([float("nan"), 1.0, float("nan")], False), ([None, "a", None], False)])
+def test_unique_labels_as_pandas_says(labels, unique):
+    from jdl.stats.matching import _unique_labels
+
+    for index in (pd.Index(labels), pd.Index(labels, dtype="string[pyarrow]") if all(
+            isinstance(x, str) or x is None for x in labels) else pd.Index(labels)):
+        assert _unique_labels(index) is unique is pd.Index(labels).is_unique
+    pairs = pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("a", 1)])
+    assert _unique_labels(pairs) is False and _unique_labels(pairs[:2]) is True
