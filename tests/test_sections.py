@@ -327,3 +327,17 @@ def test_an_analysts_request_without_a_date_received_still_renders_its_title_and
     assert "the organisation's list of the people it worked with, date received not given; " in about.data
     with pytest.raises(ValueError, match=r"^field 'date_received' is not a date \(YYYY-MM-DD\)$"):
         Request(date_received="15/01/2014")
+
+
+def test_a_sub_analyses_table_with_no_sub_group_analysed_keeps_only_its_filled_columns():
+    from jdl.stats.subgroups import NOT_RUN, SubgroupResult, subgroup_table
+
+    poor = "not run: the national match is poor"
+    results = [SubgroupResult("Sex", "Male", "404", NOT_RUN, poor),
+               SubgroupResult("Sex", "Female", "75", NOT_RUN, poor),
+               SubgroupResult("Your sub-group label", "Not given", "479", NOT_RUN, "not analysed: no value given")]
+    shown = sections._without_empty_columns(subgroup_table(results))
+    assert list(shown.columns) == ["People", "Result"]
+    assert shown.values.tolist() == [["404", poor], ["75", poor], ["479", "not analysed: no value given"]]
+    # the interval's no-wrap leaves a table without intervals alone
+    assert sections._no_wrap(shown, "95% interval").equals(shown)

@@ -42,13 +42,20 @@ def _markdown(text: str) -> Markdown:
 
 
 def _no_wrap(table, column=None, row=None):
-    """``table`` with the intervals of its ``column`` (or its ``row``) on one line."""
+    """``table`` with the intervals of its ``column`` (or its ``row``) on one line (a column it
+    does not have is left alone)."""
     table = table.copy()
-    if column is not None:
+    if column is not None and column in table.columns:
         table[column] = table[column].map(labels.no_wrap)
     if row is not None:
         table.loc[row] = table.loc[row].map(labels.no_wrap)
     return table
+
+
+def _without_empty_columns(table):
+    """``table`` without the columns empty in every row (when no sub-group was analysed, its
+    results' columns: the reasons then have the page's width instead of a narrow column)."""
+    return table.loc[:, (table != "").any(axis=0)]
 
 
 def _notes(notes) -> list:
@@ -242,7 +249,8 @@ def sub_analyses(analysis) -> list:
     notes = "\n\n".join(subgroups.subgroup_notes(analysis.subgroups)) + "".join(
         f"\n\n{words.markdown_text(n)}" for n in analysis.publication.notes(subgroups.TABLES))
     return [_markdown("## Sub-analyses\n\n" + subgroups.SUBGROUP_INTRO),
-            _no_wrap(subgroups.subgroup_table(analysis.subgroups), "95% interval"), _markdown(notes),
+            _no_wrap(_without_empty_columns(subgroups.subgroup_table(analysis.subgroups)), "95% interval"),
+            _markdown(notes),
             _markdown("## Controlled for region\n\n" + subgroups.REGION_INTRO + "\n\n"
                       + subgroups.region_sentence(analysis.headline, analysis.region)),
             _no_wrap(subgroups.region_table(analysis.match, analysis.headline, analysis.balance,
