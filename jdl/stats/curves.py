@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from jdl.cohort.employment import CHECKPOINTS
 from jdl.stats.compare import RATE_GATE
 
 MIN_REOFFENDERS = 5       # people with a re-offence so far, in each group, before a day is shown
-TABLE_DAYS = (30, 90, 180, 270, 365)
+TABLE_DAYS = CHECKPOINTS       # the days of the tables of shares so far (jdl.cohort.employment)
 
 
 @dataclass(frozen=True)
@@ -97,20 +98,27 @@ def cumulative_reoffending(data: pd.DataFrame, weights, days=range(1, 366), trea
 
 def curve_shown(curve: Cumulative) -> pd.DataFrame | None:
     """The days of ``curve`` that may be published (the share and interval columns only, no
-    counts), or None when no curve may be shown.
+    counts), or None when no curve may be shown (:func:`publishable_days`)."""
+    return publishable_days(curve.table, curve.n_treated,
+                            ("treated", "treated_lower", "treated_upper", "comparison", "comparison_lower",
+                             "comparison_upper"))
 
-    None when, by the last day, the treatment group has fewer than :data:`RATE_GATE` people with
-    a re-offence or fewer than :data:`RATE_GATE` without (the rate's gate). Otherwise the days
-    from the first where each group has at least :data:`MIN_REOFFENDERS` re-offenders (people,
-    counted once each whatever their weight; a share of 1 to 4 people is never drawn)."""
-    table = curve.table
+
+def publishable_days(table: pd.DataFrame, n_treated: int, columns) -> pd.DataFrame | None:
+    """The rows (days) of a cumulative ``table`` that may be published, with ``columns`` only (never
+    its counts), or None when none may be: the rule of every curve and table of shares so far.
+
+    ``table`` has, per day in order, ``treated_people`` and ``comparison_people``: the people of
+    each group with the outcome so far (counted once each whatever their weight); ``n_treated``
+    is the treatment group's size. None when, by the last day, the treatment group has fewer than
+    :data:`RATE_GATE` people with the outcome or fewer than :data:`RATE_GATE` without (the rate's
+    gate). Otherwise the days where each group has at least :data:`MIN_REOFFENDERS` people with
+    the outcome (a share of 1 to 4 people is never shown; the shares only rise, so those are the
+    first days)."""
     if table.empty:
         return None
     last = table["treated_people"].iloc[-1]
-    if last < RATE_GATE or curve.n_treated - last < RATE_GATE:
+    if last < RATE_GATE or n_treated - last < RATE_GATE:
         return None
     shown = table[(table["treated_people"] >= MIN_REOFFENDERS) & (table["comparison_people"] >= MIN_REOFFENDERS)]
-    if shown.empty:
-        return None
-    return shown[["treated", "treated_lower", "treated_upper", "comparison", "comparison_lower",
-                  "comparison_upper"]]
+    return None if shown.empty else shown[list(columns)]

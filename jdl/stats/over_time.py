@@ -94,25 +94,15 @@ SHOWN_COLUMNS = ("treated", "treated_lower", "treated_upper", "comparison", "com
 
 def shown_over_time(over: OverTime) -> pd.DataFrame | None:
     """The checkpoint days of ``over`` that may be published (the columns of
-    :data:`SHOWN_COLUMNS` only: never the people counts), or None when none may be.
-
-    The rule of the cumulative curve (:func:`jdl.stats.curves.curve_shown`): None when, by the
-    last checkpoint (day 365, the one-year rate), the treatment group has fewer than
-    :data:`jdl.stats.compare.RATE_GATE` people with the outcome or fewer than that without;
-    otherwise the days where each group has at least :data:`jdl.stats.curves.MIN_REOFFENDERS`
-    people with the outcome so far (counted once each whatever their weight), so no share of 1
-    to 4 people is shown (the shares only rise, so those are the last days)."""
-    from jdl.stats.compare import RATE_GATE
-    from jdl.stats.curves import MIN_REOFFENDERS
+    :data:`SHOWN_COLUMNS` only: never the people counts), or None when none may be: the rule of
+    the cumulative curve (:func:`jdl.stats.curves.publishable_days`), by the last checkpoint (day
+    365, the one-year rate) the rate's gate, and each group with at least 5 people with the
+    outcome on a day shown."""
+    from jdl.stats.curves import publishable_days
 
     table = over.table
-    if table.empty:
-        return None
-    last = table.iloc[-1]
-    if last["treated_people"] < RATE_GATE or last["n_treated"] - last["treated_people"] < RATE_GATE:
-        return None
-    shown = table[(table["treated_people"] >= MIN_REOFFENDERS) & (table["comparison_people"] >= MIN_REOFFENDERS)]
-    return None if shown.empty else shown[list(SHOWN_COLUMNS)]
+    n_treated = int(table["n_treated"].iloc[-1]) if len(table) else 0
+    return publishable_days(table, n_treated, SHOWN_COLUMNS)
 
 
 def cumulative_share(data: pd.DataFrame, weights, first_day: str, days=range(1, 366), treatment: str = "treated",
