@@ -27,6 +27,7 @@ import seaborn as sns
 import yaml
 from click.testing import CliRunner
 from fs_helpers import write_request
+from pdf_figures import figure_pages
 from nbformat.v4 import new_code_cell, new_notebook
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
@@ -827,7 +828,7 @@ def test_build_summary_end_to_end(project, march):
     assert len(employment_table) == 1 and tables.index(employment_table[0]) < tables.index(library_table[0])
     assert "45% / 26%" in employment_table[0] and "not shown: too few with or without the outcome" in employment_table[0]
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
-              if "image/png" in output.get("data", {})]
+              if "image/svg+xml" in output.get("data", {})]
     assert len(images) == 2
     scraps = {name: scrap.data for name, scrap in scrapbook.read_notebook(str(notebook_path)).scraps.items()}
     assert scraps == {"month": "2014-03", "counts": march.counts, "tally": march.tally}
@@ -839,16 +840,16 @@ MIN_PAGE_LINES = 6
 
 
 def pdf_pages(path: Path) -> list[tuple[int, int]]:
-    """(lines of text, images) on each page of the PDF ``path`` (pdftotext -layout, pdfimages -list)."""
+    """(lines of text, figures) on each page of the PDF ``path`` (pdftotext -layout; a page holds a
+    figure or not: tests/pdf_figures.py)."""
     def run(*command) -> str:
         return subprocess.run([*command], check=True, capture_output=True, text=True).stdout
 
     pages = int(re.search(r"^Pages:\s+(\d+)", run("pdfinfo", str(path)), re.MULTILINE).group(1))
     counts = []
-    for page in range(1, pages + 1):
+    for page, figure in zip(range(1, pages + 1), figure_pages(path), strict=True):
         text = run("pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-")
-        images = run("pdfimages", "-list", "-f", str(page), "-l", str(page), str(path)).splitlines()[2:]
-        counts.append((sum(1 for line in text.splitlines() if line.strip()), len(images)))
+        counts.append((sum(1 for line in text.splitlines() if line.strip()), int(figure)))
     return counts
 
 

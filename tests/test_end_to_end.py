@@ -140,7 +140,7 @@ def test_published_report_shows_every_section_in_order_with_code_hidden(project)
     html = (folder / "report.html").read_text()
     for code in ("build_cohort(", "import pandas", "sb.glue", "match_cohort"):
         assert code not in html and code not in text
-    assert html.count("data:image/png;base64") >= 5            # rates, attrition, love, overlap: embedded
+    assert html.count("data:image/svg+xml;base64") >= 5        # rates, attrition, love, overlap: embedded
     pages = subprocess.run(["pdfinfo", str(folder / "report.pdf")], capture_output=True, text=True).stdout
     assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) >= 6
 

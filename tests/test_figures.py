@@ -147,3 +147,21 @@ def test_outside_text_cannot_become_mathtext():
     fig = figures.attrition_figure(shown, "$$")
     assert texts(fig) == [r"People submitted: \$\$", r"Duplicate row: \$x^2\$", r"People analysed: \$5"]
     fig.savefig(io.BytesIO(), format="png")      # drawn as plain text: no mathtext error
+
+
+def test_notebook_figures_are_svg_and_the_same_bytes_every_time():
+    """show_figures_as_svg: the inline backend shows a figure as SVG only (no PNG), with no date and
+    the same element ids, so the same figure gives the same bytes (a rerun publishes the same page)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    figures.show_figures_as_svg()
+    formatter = InteractiveShell.instance().display_formatter
+
+    def shown():
+        data, _ = formatter.format(figures.per_100_figure(comparison(0.4, 0.35, 0.45, 0.46, 0.45, 0.48)))
+        return data
+
+    first, second = shown(), shown()
+    assert "image/svg+xml" in first and "image/png" not in first
+    assert first["image/svg+xml"] == second["image/svg+xml"]
+    assert "<dc:date>" not in first["image/svg+xml"] and 'clip-path="url(#' in first["image/svg+xml"]

@@ -72,7 +72,7 @@ def test_published_pages_show_the_names_as_text_and_hold_nothing_active(project)
         for tag, attributes in page.tags:
             assert not [name for name in attributes if name.startswith("on")], (html_path, tag)
             if tag == "img":
-                assert attributes["src"].startswith("data:image/png;base64,"), html_path
+                assert attributes["src"].startswith("data:image/svg+xml;base64,"), html_path
             if tag == "a":
                 assert attributes.get("href", "#").startswith("#"), html_path
         assert ORGANISATION in page.words, html_path

@@ -1,8 +1,8 @@
 """Visual checks of the published pages, as a reader gets them from the real browser (Chromium's
 PDF): every page of the session's demo reports and bulletin is A4, has nothing (text or figure)
-in its margins, no text below 8pt (body text at least 10pt), no heading last on the page, and
-each figure of the executed notebook is in the HTML page and in the PDF; the HTML <title> and
-the PDF's Title and Author name the document.
+in its margins, no text below 8pt (body text at least 10pt), no heading last on the page, each
+figure of the executed notebook is an SVG image in the HTML page and a vector drawing in the PDF,
+and the HTML <title> and the PDF's Title and Author name the document.
 
 Pages are rendered with poppler (pdftoppm, pdfimages, pdfinfo: scripts/install-system-packages.sh)
 and the text's sizes read with pypdf (the size each piece of text is drawn at: its font size
@@ -23,6 +23,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from jdl.report.publish import AUTHOR, MARGINS_MM
+from pdf_figures import figure_pages, raster_images
 from session_data import HOSTILE_ID, MONTH, ORGANISATION, PROGRAMME
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,6 @@ DPI = 40
 MIN_POINTS = 8.0          # no text smaller, anywhere
 BODY_POINTS = 10.0        # the body text
 HEADING_POINTS = 12.0     # headings are drawn at this size or larger
-MIN_PPI = 150            # pixels an inch of every figure on the printed page
 WHITE = 250               # a grey level at or above this is paper
 
 REPORTS = {f"{MONTH}-001": "Justice Data Lab analysis: re-offending after Gateway Mentoring (Northern Resettlement Trust)",
@@ -174,24 +174,21 @@ def test_page_1_holds_the_title_the_headline_and_the_key_figure(report_month):
                                     text=True).stdout.split())
     for text in (REPORTS[f"{MONTH}-001"], "Summary", "This report looks at", "Measurements per 100 people"):
         assert text in first, text
-    listing = subprocess.run(["pdfimages", "-f", "1", "-l", "1", "-list", str(pdf)], check=True, capture_output=True,
-                             text=True).stdout.splitlines()[2:]
-    assert [line.split()[:2] for line in listing] == [["1", "0"]]     # the first figure of the report
+    assert figure_pages(pdf)[0]       # the first figure of the report
 
 
 def test_every_figure_is_on_the_page_and_in_the_pdf(document):
     notebook = nbformat.read(document.with_suffix(".ipynb"), as_version=4)
-    figures = sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
-                  for output in cell.outputs)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    figures = sum("image/svg+xml" in output.get("data", {}) for output in outputs)
+    assert not any("image/png" in output.get("data", {}) for output in outputs)
     page = document.with_suffix(".html").read_text(encoding="utf-8")
-    assert len(re.findall(r"<img\b", page)) == figures
-    listing = subprocess.run(["pdfimages", "-list", str(document.with_suffix(".pdf"))], check=True,
-                             capture_output=True, text=True).stdout.splitlines()[2:]
-    images = [line.split() for line in listing if line.split()[2] == "image"]
-    assert len(images) == figures
-    # sharp in print: each figure is drawn at no less than 150 pixels an inch on the page
-    # (the notebooks show figures as "retina" PNGs: twice the pixels, shown at their own size)
-    assert all(int(image[12]) >= MIN_PPI and int(image[13]) >= MIN_PPI for image in images), images
+    assert len(re.findall(r"<img\b", page)) == len(re.findall(r'<img\b[^>]*\bsrc="data:image/svg\+xml;base64,', page)) == figures
+    # sharp in print at any zoom: every figure is a vector drawing, the PDF holds no raster image;
+    # the figures are printed, and a document without figures draws none
+    pdf = document.with_suffix(".pdf")
+    assert raster_images(pdf) == []
+    assert any(figure_pages(pdf)) == (figures > 0)
     if document.parent.name == f"{MONTH}-001":
         assert figures >= 4       # the processed demo request has its figures
 

@@ -21,6 +21,20 @@ from jdl import words
 from jdl.words import plot_text
 
 TREATMENT_COLOUR = "#1d70b8"
+# Fixes the ids an SVG's elements are given, so that the same figure gives the same bytes.
+SVG_HASH_SALT = "jdl"
+
+
+def show_figures_as_svg() -> None:
+    """Make the notebook (IPython's inline backend) show figures as SVG: vector drawings, sharp at
+    any zoom and in print (Chromium prints them as vectors), drawn in about half the time of
+    retina PNGs. Each figure's SVG is the same bytes on every run: no date in its metadata and
+    element ids from a fixed salt. Called by the report and bulletin notebooks' first cell."""
+    import matplotlib
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    matplotlib.rcParams["svg.hashsalt"] = SVG_HASH_SALT
+    set_matplotlib_formats("svg", metadata={"Date": None})
 COMPARISON_COLOUR = "#b1b4b6"
 
 
