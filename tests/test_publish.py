@@ -352,3 +352,20 @@ def test_with_metadata_sets_the_pdf_information_and_keeps_the_pages():
     reader = PdfReader(io.BytesIO(pdf))
     assert (reader.metadata.title, reader.metadata.author, reader.metadata.subject) == ("T <1>", "Justice Data Lab", "S")
     assert len(reader.pages) == 2
+
+
+def test_a_browser_with_spare_pages_prints_each_page_in_a_fresh_page_of_its_own(tmp_path):
+    """A kept browser (spare_pages) opens the next print's page after each print: every page is
+    still printed in a new page of its own (nothing of the previous one), and prints as it should."""
+    from jdl.report.publish import PrintingBrowser
+
+    texts = []
+    with PrintingBrowser(spare_pages=True) as browser:
+        for word in ("Alpha", "Bravo", "Charlie"):
+            page = tmp_path / f"{word}.html"
+            page.write_text(f"<!DOCTYPE html><html><head><title>{word}</title></head><body><p>{word} page</p></body></html>")
+            pdf = tmp_path / f"{word}.pdf"
+            pdf.write_bytes(browser.print_page(str(page)))
+            texts.append(" ".join(subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
+                                                 text=True).stdout.split()))
+    assert texts == ["Alpha page", "Bravo page", "Charlie page"]

@@ -42,6 +42,7 @@ may load the page itself and ``data:`` URLs, nothing else (not even other ``file
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
@@ -392,6 +393,12 @@ class SystemChromiumPDFExporter(WebPDFExporter, ReportHTMLExporter):
     def _report_template_name(self):
         return TEMPLATE_NAME
 
+    @default("page_render_timeout")
+    def _report_page_render_timeout(self):
+        # nbconvert waits 100 ms after the page loads for its scripts (MathJax, widgets) to draw;
+        # a report holds no script: it is drawn once loaded
+        return 0
+
     def run_playwright(self, html):
         """Print ``html`` (a whole page) to PDF in the system Chromium; returns the PDF bytes.
         Printed in the browser kept open by :func:`keep_browser_open` when there is one, else in
@@ -424,15 +431,18 @@ class PrintingBrowser:
     Playwright's async API on an event loop in a thread of its own (so that it also works where
     an event loop is already running: a notebook, papermill's engine), printing pages to A4 PDFs
     until :meth:`close`. While printing, any request other than for the page itself or a
-    ``data:`` URL is aborted."""
+    ``data:`` URL is aborted. ``spare_pages``: after each print, open the next print's page
+    while the caller goes on (for a browser kept open for many prints)."""
 
-    def __init__(self, executable: str | None = None, args=CHROMIUM_ARGS):
+    def __init__(self, executable: str | None = None, args=CHROMIUM_ARGS, spare_pages: bool = False):
         self.executable = executable or find_chromium()
         self.args = list(args)
+        self.spare_pages = spare_pages
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="jdl-printing-browser", daemon=True)
         self._thread.start()
         self._playwright = self._browser = None
+        self._spare = None   # a new page opened ahead of the next print
         try:
             self._call(self._start())
         except BaseException:
@@ -461,14 +471,33 @@ class PrintingBrowser:
         except Exception as error:
             raise ChromiumNotFoundError(f"Could not start Chromium at {self.executable} through Playwright: "
                                         f"{error}. " + INSTALL_HINT) from error
+        await self._open_spare()
 
-    def print_page(self, html_file: str, render_timeout: int = 100) -> bytes:
-        """The page in the file ``html_file`` printed to A4 PDF (bytes)."""
-        return self._call(self._print(html_file, render_timeout))
+    async def _new_page(self):
+        # a page (in a browser context of its own) laid out at the printable width, so that the
+        # heights measured are those printed
+        return await self._browser.new_page(viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX})
+
+    async def _open_spare(self) -> None:
+        """Open the page the next print will use (0.15-0.2 s), while nothing waits for it."""
+        if self._spare is None and self._browser is not None:
+            with contextlib.suppress(Exception):   # the next print opens its own page instead
+                self._spare = await self._new_page()
+
+    def print_page(self, html_file: str, render_timeout: int = 0) -> bytes:
+        """The page in the file ``html_file`` printed to A4 PDF (bytes), waiting
+        ``render_timeout`` ms after it loads. Each page is printed in a new page of its own, closed
+        after (with ``spare_pages``, opened after the previous print while the caller went on)."""
+        try:
+            return self._call(self._print(html_file, render_timeout))
+        finally:
+            if self.spare_pages and not self._loop.is_closed():
+                asyncio.run_coroutine_threadsafe(self._open_spare(), self._loop)
 
     async def _print(self, html_file: str, render_timeout: int) -> bytes:
-        # Laid out at the printable width, so that heights measured are those printed.
-        page = await self._browser.new_page(viewport={"width": PRINT_WIDTH_PX, "height": PRINT_HEIGHT_PX})
+        page, self._spare = self._spare, None
+        if page is None:
+            page = await self._new_page()
         try:
             page_url = Path(html_file).as_uri()
 
@@ -482,7 +511,8 @@ class PrintingBrowser:
             await page.route("**/*", this_page_only)
             await page.emulate_media(media="print")
             await page.goto(page_url, wait_until="load")
-            await page.wait_for_timeout(render_timeout)
+            if render_timeout:
+                await page.wait_for_timeout(render_timeout)
             # a little slack for rounding between screen layout and print layout
             await page.evaluate(PREPARE_FOR_PRINT_JS, [PRINT_WIDTH_PX, int(PRINT_HEIGHT_PX * 0.97), TEXT_CELL_CHARACTERS])
             return await page.pdf(format=PAGE_FORMAT, prefer_css_page_size=True, margin=PAGE_MARGINS,
@@ -525,7 +555,7 @@ def keep_browser_open() -> PrintingBrowser:
     global _kept_browser
     with _kept_browser_lock:
         if _kept_browser is None:
-            _kept_browser = PrintingBrowser()
+            _kept_browser = PrintingBrowser(spare_pages=True)
         return _kept_browser
 
 
@@ -649,6 +679,20 @@ def _check_self_contained(html: str, notebook_path: str | os.PathLike) -> None:
             f"another host ({shown}); reports must be self-contained: embed the image or data "
             "instead of linking to it"
         )
+
+
+def warm_up() -> None:
+    """Do ahead of the first report what nbconvert does the first time it renders a page (its
+    imports and first-use set-up, about 0.2 s): render a small page of the report's kinds of
+    output and drop it. A pool worker calls it while its kernel runs the report."""
+    import nbformat
+
+    shown = nbformat.v4.new_code_cell("")
+    shown.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/markdown": "Some *text*", "text/html": "<table><tr><td>1</td></tr></table>", "text/plain": "1",
+        "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg' width='1' height='1'></svg>"})]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Warm-up"), shown])
+    ReportHTMLExporter().from_notebook_node(notebook)
 
 
 def render_html(notebook_path: str | os.PathLike) -> str:

@@ -991,6 +991,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
 
     from jdl.atomic import atomic_path
     from jdl.paths import SUMMARY_TEMPLATE, installed_notebook
+    from jdl.run.engine import ENGINE_NAME
     from jdl.run.runner import PrivateKernelManager
 
     params_root, outputs_root = Path(params_root).resolve(), Path(outputs_root).resolve()
@@ -1004,7 +1005,7 @@ def build_summary(month: str, params_root: str | Path = "params", outputs_root: 
             template = held.enter_context(installed_notebook(SUMMARY_TEMPLATE))
         with atomic_path(notebook) as temp:
             papermill.execute_notebook(str(template), str(temp), cwd=str(out_dir), progress_bar=False,
-                                       kernel_manager_class=PrivateKernelManager,
+                                       kernel_manager_class=PrivateKernelManager, engine_name=ENGINE_NAME,
                                        parameters={"month": month, "params_root": str(params_root),
                                                    "outputs_root": str(outputs_root),
                                                    "publication_date": str(publication_date or "")})

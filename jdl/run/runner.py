@@ -134,7 +134,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import papermill
 from jupyter_client import AsyncKernelManager
 from traitlets import default
 
@@ -657,8 +656,14 @@ def _execute_once(template: Path, output: Path, parameters: dict, root: Path, ti
         # A positive number: nbclient reads 0 or None as "no limit".
         return max(deadline - time.monotonic(), 0.001)
 
+    # imported here, not with this module: `jdl run` itself never executes a notebook (its pool's
+    # workers do, and the forkserver preloads these for them), and papermill takes 0.4 s to import
+    import papermill
+
+    from jdl.run.engine import ENGINE_NAME
+
     papermill.execute_notebook(
-        str(template), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+        str(template), str(output), parameters=parameters, kernel_name=KERNEL_NAME, engine_name=ENGINE_NAME,
         progress_bar=False, log_output=False, kernel_manager_class=PrivateKernelManager,
         start_timeout=START_TIMEOUT,
         execution_timeout=None if timeout is None else max(1, math.ceil(timeout)),
@@ -709,16 +714,20 @@ def _remove_stage(stage: Path | None) -> None:
 
 
 def _warm_publishing() -> None:
-    """In a local pool worker, while the kernel starts and runs the report: import the publishing
-    code and start the worker's kept-open browser in a thread of their own (the worker itself only
-    waits for the kernel meanwhile), so that neither waits until the report is executed. A browser
-    that fails to start here is started again, and its error reported, when the report is published."""
+    """In a local pool worker, while the kernel starts and runs the report: start the worker's
+    kept-open browser, render a small page (nbconvert's first-use set-up) and import scrapbook
+    (the report's scraps are read with it), in a thread of their own (the worker itself only
+    waits for the kernel meanwhile), so that none of it waits until the report is executed. A
+    browser that fails to start here is started again, and its error reported, when the report is
+    published."""
 
     def warm() -> None:
         with contextlib.suppress(Exception):
-            from jdl.report.publish import keep_browser_open
+            from jdl.report.publish import keep_browser_open, warm_up
 
             keep_browser_open()
+            warm_up()
+            import scrapbook  # noqa: F401
 
     threading.Thread(target=warm, name="jdl-warm-publishing", daemon=True).start()
 
@@ -973,7 +982,7 @@ def _process_pool(max_workers: int) -> _LocalPool:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload([__name__, "papermill", "jdl.run.engine"])
     else:
         context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // max_workers)
@@ -1195,12 +1204,22 @@ def run_month(month_dir: str | os.PathLike, outputs_dir: str | os.PathLike = DEF
     return run
 
 
+def _progress_bar():
+    """tqdm's progress bar class: tqdm.auto's (a widget) in a notebook, the terminal's otherwise.
+    A notebook's kernel has imported IPython already; elsewhere tqdm.auto would import it (0.2 s)
+    only to find out that this is no notebook."""
+    if "IPython" in sys.modules:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
+
+
 def _run_requests(requests: list[Request], month: str, month_out: Path, notebook: Path, national_dir: Path,
                   root: Path, executor, timeout: float | None, publish: bool, progress: bool,
                   workers: int | None) -> MonthRun:
     """Submit and collect the month's requests (see :func:`run_month`); a stop signal stops them."""
-    from tqdm.auto import tqdm
-
+    tqdm = _progress_bar()
     outcomes: dict[str, RequestOutcome] = {r.id: _not_run(r) for r in requests if r.status in NOT_RUN_STATUSES}
     to_run = [r for r in requests if r.status not in NOT_RUN_STATUSES]
     own_executor = executor is None and bool(to_run)
