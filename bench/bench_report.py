@@ -8,7 +8,8 @@ taken from --national/--uploads), prints:
    (OPENBLAS_NUM_THREADS=1), on an idle machine and with another process keeping one core busy.
    Target: the default within 25% of one thread, idle and busy (jdl.stats.threads);
 2. papermill executing a one-cell notebook (``x = 1``) in a fresh kernel: the floor a report is
-   measured against;
+   measured against; and papermill executing the report template's set-up cell alone (its
+   imports, no request): the least any report takes in a fresh kernel, before it computes anything;
 3. ``jdl run`` of a month holding that one request (papermill execution, HTML and PDF), as a
    command, and of a month of three requests. Target: one request's run within 4 times the
    trivial papermill time; the month's per-request time likewise.
@@ -97,6 +98,24 @@ def trivial_papermill(folder: Path) -> float:
                          folder)
 
 
+def setup_only_papermill(folder: Path) -> float:
+    """papermill on a notebook holding the report template's set-up cell (the first code cell after
+    the parameters: the report's imports) and nothing else."""
+    from jdl.paths import REPORT_TEMPLATE, installed_notebook
+
+    with installed_notebook(REPORT_TEMPLATE) as template:
+        cells = nbformat.read(template, as_version=4).cells
+    codes = [cell for cell in cells if cell.cell_type == "code"]
+    after = [k for k, cell in enumerate(codes) if "parameters" in cell.metadata.get("tags", [])][0] + 1
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(codes[after].source)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "setup-only.ipynb"
+    nbformat.write(notebook, path)
+    return timed_command([sys.executable, "-c", "import sys, papermill; papermill.execute_notebook("
+                          "sys.argv[1], sys.argv[2], progress_bar=False)", str(path), str(folder / "out.ipynb")],
+                         folder)
+
+
 def write_month(project: Path, month: str, slugs: tuple[str, ...], uploads: Path) -> None:
     """Params for ``month`` holding the demo requests of ``slugs`` (their uploads in ``uploads``)."""
     import yaml
@@ -151,6 +170,9 @@ def main() -> None:
         print(f"\n2. papermill on a one-cell notebook (fresh kernel), fastest of {repeat}")
         trivial = fastest(repeat, lambda: trivial_papermill(temp))
         print(f"{trivial:.1f} s", flush=True)
+        setup = fastest(repeat, lambda: setup_only_papermill(temp))
+        print(f"the report template's set-up cell alone (its imports): {setup:.1f} s, "
+              f"{setup / trivial:.1f} x the floor", flush=True)
 
         print(f"\n3. jdl run (papermill, HTML and PDF), fastest of {repeat}; target per request <= 4 x {trivial:.1f} s "
               f"= {4 * trivial:.1f} s")
