@@ -88,14 +88,19 @@ def analysis_seconds(upload: Path, national: Path, threads: str | None) -> float
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def trivial_papermill(folder: Path) -> float:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+def papermill_seconds(folder: Path, name: str, source: str) -> float:
+    """papermill (as a command, in a fresh kernel) on a notebook of one code cell, ``source``."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / "trivial.ipynb"
+    path = folder / f"{name}.ipynb"
     nbformat.write(notebook, path)
     return timed_command([sys.executable, "-c", "import sys, papermill; papermill.execute_notebook("
                           "sys.argv[1], sys.argv[2], progress_bar=False)", str(path), str(folder / "out.ipynb")],
                          folder)
+
+
+def trivial_papermill(folder: Path) -> float:
+    return papermill_seconds(folder, "trivial", "x = 1")
 
 
 def setup_only_papermill(folder: Path) -> float:
@@ -107,13 +112,7 @@ def setup_only_papermill(folder: Path) -> float:
         cells = nbformat.read(template, as_version=4).cells
     codes = [cell for cell in cells if cell.cell_type == "code"]
     after = [k for k, cell in enumerate(codes) if "parameters" in cell.metadata.get("tags", [])][0] + 1
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(codes[after].source)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / "setup-only.ipynb"
-    nbformat.write(notebook, path)
-    return timed_command([sys.executable, "-c", "import sys, papermill; papermill.execute_notebook("
-                          "sys.argv[1], sys.argv[2], progress_bar=False)", str(path), str(folder / "out.ipynb")],
-                         folder)
+    return papermill_seconds(folder, "setup-only", codes[after].source)
 
 
 def write_month(project: Path, month: str, slugs: tuple[str, ...], uploads: Path) -> None:

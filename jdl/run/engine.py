@@ -15,6 +15,8 @@ Registered with papermill's engine registry on import (papermill's documented ex
 
 from __future__ import annotations
 
+import contextlib
+
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
 ENGINE_NAME = "jdl"
@@ -34,19 +36,21 @@ class EndsSavingManager(NotebookExecutionManager):
             return None
         return super().save(**kwargs)
 
-    def cell_start(self, cell, cell_index=None, **kwargs):
+    @contextlib.contextmanager
+    def _cell_event(self):
         self._in_cell_event = True
         try:
-            return super().cell_start(cell, cell_index, **kwargs)
+            yield
         finally:
             self._in_cell_event = False
 
+    def cell_start(self, cell, cell_index=None, **kwargs):
+        with self._cell_event():
+            return super().cell_start(cell, cell_index, **kwargs)
+
     def cell_complete(self, cell, cell_index=None, **kwargs):
-        self._in_cell_event = True
-        try:
+        with self._cell_event():
             return super().cell_complete(cell, cell_index, **kwargs)
-        finally:
-            self._in_cell_event = False
 
 
 class EndsSavingEngine(NBClientEngine):
