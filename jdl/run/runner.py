@@ -680,7 +680,7 @@ def _execute_once(template: Path, output: Path, parameters: dict, root: Path, ti
 def _execution_error(error: Exception, state: dict, timeout: float | None) -> str:
     """The error text of a failed papermill execution."""
     if isinstance(error, OSError) and _system_error(error):
-        # papermill writes the executed notebook before the kernel starts and when the run ends (jdl.run.engine)
+        # papermill writes the notebook before the kernel starts and at the end (jdl.run.engine)
         return f"writing the executed notebook failed: {describe_error(error)}"
     return describe_error(error, state["cell"], timeout)
 
