@@ -182,3 +182,29 @@ def test_fit_and_match_leave_the_setting_as_it_was():
     result = match(data, "treated", ["x", "g"])
     result.balance()
     assert hugepages_enabled() == before
+
+
+def test_fit_match_and_balance_run_with_huge_pages_off(monkeypatch):
+    """The fit, the radius match itself and the balance table each run inside without_hugepages
+    (a decorator separated from match by a helper inserted between them once left match outside)."""
+    import jdl.stats.balance as balance_module
+    import jdl.stats.matching as matching
+
+    seen = {}
+
+    def spy(name, real):
+        def call(*args, **kwargs):
+            seen[name] = hugepages_enabled()
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(matching, "_unique_labels", spy("match", matching._unique_labels))
+    monkeypatch.setattr(matching, "model_design", spy("fit", matching.model_design))
+    monkeypatch.setattr(balance_module, "_Columns", spy("balance", balance_module._Columns))
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"x": rng.normal(size=200), "g": rng.choice(["a", "b"], 200)})
+    data["treated"] = (rng.random(200) < 0.3).astype(int)
+    with_pages = hugepages_enabled()
+    matching.match(data, "treated", ["x", "g"]).balance()
+    assert seen == {"match": False, "fit": False, "balance": False}
+    assert hugepages_enabled() == with_pages

@@ -1571,8 +1571,6 @@ class MatchResult:
                 f"(effective size {self.effective_comparison_size:.1f}))")
 
 
-@without_hugepages()
-
 def _unique_labels(index: pd.Index) -> bool:
     """Whether ``index`` holds each label once (missing labels are one label), counted from its
     distinct values (for Arrow strings, one pass in Arrow: half the time of ``Index.is_unique`` at
@@ -1582,6 +1580,7 @@ def _unique_labels(index: pd.Index) -> bool:
     return len(pd.unique(index.array)) == len(index)
 
 
+@without_hugepages()
 def match(data: pd.DataFrame, treatment: str = "treated", covariates=(), method: str = "radius",
           ratio: int = 1, replace: bool = True, caliper: float | None = DEFAULT_CALIPER,
           exact=None, distance: str | None = None, m_order: str = "largest",
