@@ -74,6 +74,10 @@ class Request:
             parse_date_received(str(self.date_received))
 
 
+# the outcomes compared over time (Analysis.over_time): a proven re-offence, being in P45 employment
+OVER_TIME_OUTCOMES = ("reoffended", "employed")
+
+
 def _number(x):
     return None if x is None else float(x)
 
@@ -176,7 +180,7 @@ class Analysis:
         cumulative shares by days 30, 90, 180, 270 and 365 compared. Their tables hold counts of
         people that are never published: use :meth:`over_time`."""
         data, weights = self.employment_data, self.match.weights
-        return {outcome: compare_over_time(data, weights, outcome=outcome) for outcome in ("reoffended", "employed")}
+        return {outcome: compare_over_time(data, weights, outcome=outcome) for outcome in OVER_TIME_OUTCOMES}
 
     def over_time(self, outcome: str) -> pd.DataFrame | None:
         """The publishable table of cumulative shares with a proven re-offence (``"reoffended"``)
@@ -184,7 +188,7 @@ class Analysis:
         with intervals, the difference and its interval and p-value
         (:func:`jdl.stats.over_time.shown_over_time`: the curve's disclosure rule; no counts), or
         None when none may be shown."""
-        if outcome not in ("reoffended", "employed"):
+        if outcome not in OVER_TIME_OUTCOMES:
             raise ValueError('the outcome over time is "reoffended" or "employed"')
         return shown_over_time(self.over_time_comparisons[outcome])
 

@@ -21,6 +21,7 @@ from jdl import words
 from jdl.words import plot_text
 
 TREATMENT_COLOUR = "#1d70b8"
+COMPARISON_COLOUR = "#b1b4b6"
 # Fixes the ids an SVG's elements are given, so that the same figure gives the same bytes.
 SVG_HASH_SALT = "jdl"
 
@@ -35,7 +36,6 @@ def show_figures_as_svg() -> None:
 
     matplotlib.rcParams["svg.hashsalt"] = SVG_HASH_SALT
     set_matplotlib_formats("svg", metadata={"Date": None})
-COMPARISON_COLOUR = "#b1b4b6"
 
 
 def rate_chart(comparison, title: str = "One-year proven re-offending rate") -> Figure:

@@ -75,27 +75,6 @@ PROGRAMME_TYPES = ("accommodation", "arts", "behaviour programme", "education", 
                    "substance misuse", "other")
 DATE_RECEIVED_RULE = "field 'date_received' is not a date (YYYY-MM-DD)"
 PROGRAMME_TYPE_RULE = f"field 'programme_type' must be one of {', '.join(PROGRAMME_TYPES)}"
-
-
-def parse_date_received(value) -> dt.date:
-    """A request's date received: a date, or its ISO text (YYYY-MM-DD). Raises ValueError
-    (:data:`DATE_RECEIVED_RULE`, no value shown) for anything else, a date and time included. The
-    params file and the report template's parameter are checked by this one rule."""
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(DATE_RECEIVED_RULE) from None
-    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise ValueError(DATE_RECEIVED_RULE)
-    return value
-
-
-def check_programme_type(value) -> None:
-    """Raises ValueError (:data:`PROGRAMME_TYPE_RULE`) unless ``value`` is one of the controlled
-    list of :data:`PROGRAMME_TYPES` (the params file and the template's parameter alike)."""
-    if value not in PROGRAMME_TYPES:
-        raise ValueError(PROGRAMME_TYPE_RULE)
 REQUIRED = ("id", "organisation", "programme", "date_received", "upload")
 OPTIONAL = ("programme_type", "setting", "status", "options")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -123,6 +102,27 @@ RUN_JSON = "run.json"
 
 # The verdict glued by a report not processed (jdl.contract.Verdict).
 NOT_PROCESSED_VERDICT = Verdict.NOT_PROCESSED
+
+
+def parse_date_received(value) -> dt.date:
+    """A request's date received: a date, or its ISO text (YYYY-MM-DD). Raises ValueError
+    (:data:`DATE_RECEIVED_RULE`, no value shown) for anything else, a date and time included. The
+    params file and the report template's parameter are checked by this one rule."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(DATE_RECEIVED_RULE) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValueError(DATE_RECEIVED_RULE)
+    return value
+
+
+def check_programme_type(value) -> None:
+    """Raises ValueError (:data:`PROGRAMME_TYPE_RULE`) unless ``value`` is one of the controlled
+    list of :data:`PROGRAMME_TYPES` (the params file and the template's parameter alike)."""
+    if value not in PROGRAMME_TYPES:
+        raise ValueError(PROGRAMME_TYPE_RULE)
 
 
 def glue_scraps(scraps: ReportScraps | Mapping) -> None:

@@ -124,8 +124,9 @@ POWER = 0.8
 
 @dataclass(frozen=True)
 class MeasureComparison:
-    """One measure compared (one of the eleven, or an experimental one): the measure (:class:`jdl.cohort.measures.Measure`), the
-    :class:`Comparison` (None when a gate stops it), whether it is reported and, if not, why."""
+    """One measure compared (one of the eleven, or an experimental one): the measure
+    (:class:`jdl.cohort.measures.Measure`), the :class:`Comparison` (None when a gate stops it),
+    whether it is reported and, if not, why."""
 
     measure: object
     comparison: Comparison | None
